@@ -1,0 +1,3 @@
+from mentor.cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""Course-author tools: verify every step's grader against its solution, stub and known-wrong code.
+
+A known-wrong implementation lives in `tests/known_wrong/<step id>/<name>.py`. It holds only the
+buggy function(s) and a `MISCONCEPTION` string; it is appended to the step's solution, so its
+definitions replace the reference ones. The grader must reject it, and one failing test's message
+must contain `MISCONCEPTION` (case-insensitive).
+"""
+
+from __future__ import annotations
+
+import ast
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mentor.curriculum import Course, Step
+from mentor.grading.runner import GradeRequest, GradeResult, grade
+
+
+@dataclass
+class KnownWrong:
+    step_id: str
+    name: str
+    path: Path
+    misconception: str
+
+
+@dataclass
+class Verification:
+    step_id: str
+    case: str  # solution | stub | known-wrong:<name>
+    ok: bool
+    detail: str
+    status: str = ""
+
+    def to_dict(self) -> dict:
+        return dict(step=self.step_id, case=self.case, ok=self.ok, status=self.status, detail=self.detail)
+
+
+@dataclass
+class VerifyReport:
+    results: list[Verification] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+
+def known_wrong_dir(course: Course) -> Path:
+    return course.content_root / "tests" / "known_wrong"
+
+
+def known_wrong_cases(course: Course, step: Step) -> list[KnownWrong]:
+    folder = known_wrong_dir(course) / step.id
+    cases = []
+    for path in sorted(folder.glob("*.py")):
+        cases.append(KnownWrong(step.id, path.stem, path, read_misconception(path)))
+    return cases
+
+
+def read_misconception(path: Path) -> str:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "MISCONCEPTION" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise ValueError(f"{path}: a known-wrong implementation needs MISCONCEPTION = '...'")
+
+
+def compose_known_wrong(course: Course, step: Step, case: KnownWrong, dest_dir: Path) -> Path:
+    """The step's solution with the buggy definitions appended, written as the exercise's file name."""
+    solution = (course.content_root / step.solution).read_text(encoding="utf-8")
+    wrong = case.path.read_text(encoding="utf-8")
+    dest = dest_dir / Path(step.exercise).name
+    dest.write_text(f"{solution}\n\n# --- known wrong: {case.name} ---\n{wrong}", encoding="utf-8")
+    return dest
+
+
+def grade_file(course: Course, step: Step, submission: Path, cwd: Path) -> GradeResult:
+    req = GradeRequest(
+        grader=step.grader,
+        submission=submission,
+        reference=course.content_root / step.solution,
+        cwd=cwd,
+        timeout_s=course.timeout_for(step),
+        memory_mb=course.memory_for(step),
+    )
+    return grade(req)
+
+
+def rejection_matches(result: GradeResult, misconception: str) -> bool:
+    needle = misconception.lower()
+    return not result.passed and any(needle in (t.message or "").lower() for t in result.tests if t.outcome != "passed")
+
+
+def _verify_step(course: Course, step: Step) -> list[Verification]:
+    out = []
+    with tempfile.TemporaryDirectory(prefix="mentor-verify-") as tmp:
+        tmp_path = Path(tmp)
+        sol = grade_file(course, step, course.content_root / step.solution, tmp_path)
+        out.append(Verification(step.id, "solution", sol.passed, sol.message, sol.status))
+        stub = grade_file(course, step, course.content_root / step.exercise, tmp_path)
+        out.append(Verification(step.id, "stub", stub.status == "not_started", stub.message, stub.status))
+        for case in known_wrong_cases(course, step):
+            case_dir = tmp_path / case.name
+            case_dir.mkdir()
+            res = grade_file(course, step, compose_known_wrong(course, step, case, case_dir), case_dir)
+            ok = rejection_matches(res, case.misconception)
+            detail = (
+                f"rejected: {case.misconception!r}"
+                if ok
+                else f"expected a failure mentioning {case.misconception!r}, got {res.status}: "
+                + "; ".join(t.message for t in res.tests if t.outcome != "passed")[:300]
+            )
+            out.append(Verification(step.id, f"known-wrong:{case.name}", ok, detail, res.status))
+    return out
+
+
+def verify_course(course: Course, steps: list[Step] | None = None, workers: int = 2) -> VerifyReport:
+    """Grade every step's solution (must pass), stub (must read as not started) and known-wrong code."""
+    steps = steps if steps is not None else course.steps
+    report = VerifyReport()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for results in pool.map(lambda s: _verify_step(course, s), steps):
+            report.results.extend(results)
+    return report

@@ -1,0 +1,335 @@
+"""The course as authored in YAML: Course -> Phase -> Lesson -> Step, validated on load.
+
+The models are plain dataclasses so that the everyday commands can load a pickled, already
+validated course without importing pydantic or yaml; pydantic validates them on a cache miss.
+Every error names the file, the step and the field, and is raised as `CurriculumError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+
+from mentor import __version__
+from mentor.paths import GRADERS_DIR
+
+_FORBID = {"extra": "forbid"}  # pydantic reads this: unknown YAML fields are errors, not ignored
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$"
+MIN_HINT_TIERS = 3
+
+
+class CurriculumError(Exception):
+    """A content error: one line naming file, step and field."""
+
+
+@dataclass
+class Answer:
+    """How a reasoning check is graded: exactly one of the kinds is set."""
+
+    __pydantic_config__ = _FORBID
+    numeric: Optional[float] = None
+    tolerance: float = 0.01  # relative; hand computations round
+    exact: Optional[list[str]] = None
+    shape: Optional[list[int]] = None
+    choice: Optional[str] = None
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("numeric", "exact", "shape", "choice") if getattr(self, k) is not None)
+
+
+@dataclass
+class Check:
+    """A reasoning check, asked after the grader passes."""
+
+    __pydantic_config__ = _FORBID
+    id: str
+    ask: str
+    answer: Answer
+    choices: Optional[list[str]] = None
+    hint: str = ""  # shown after a wrong answer
+    explain: str = ""  # shown after a right one
+
+
+@dataclass
+class Step:
+    __pydantic_config__ = _FORBID
+    id: str
+    title: str
+    objective: str
+    concept: str
+    task: str
+    exercise: str  # relative to the workspace: what the learner edits
+    solution: str  # relative to the course content: revealed after mastery
+    grader: str  # relative to mentor/graders, optionally `file.py::test_or_class`
+    hints: list[str]
+    checks: list[Check]
+    requires: Optional[list[str]] = None  # None: the step before it in the course
+    timeout_s: Optional[float] = None
+    memory_mb: Optional[int] = None
+    # Filled in by the loader, not written by authors.
+    phase: int = 0
+    lesson: str = ""
+
+    @property
+    def grader_file(self) -> str:
+        return self.grader.split("::", 1)[0]
+
+
+@dataclass
+class Lesson:
+    __pydantic_config__ = _FORBID
+    id: str
+    title: str
+    steps: list[Step]
+
+
+@dataclass
+class Phase:
+    __pydantic_config__ = _FORBID
+    number: int
+    title: str
+    summary: str
+    lessons: list[Lesson]
+    file: str = ""  # filled in by the loader: the YAML file it came from
+
+
+@dataclass
+class Profile:
+    """A target machine the course is graded for."""
+
+    __pydantic_config__ = _FORBID
+    description: str
+    device: Literal["cuda", "cpu"]
+    memory_gb: float
+    capstone_params: int
+
+
+@dataclass
+class Defaults:
+    __pydantic_config__ = _FORBID
+    timeout_s: float = 60.0
+    memory_mb: int = 4096
+
+
+@dataclass
+class CourseFile:
+    """`curriculum/course.yaml` as written."""
+
+    __pydantic_config__ = _FORBID
+    title: str
+    phases: list[str]
+    defaults: Defaults = field(default_factory=Defaults)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+
+
+@dataclass
+class Course:
+    title: str
+    defaults: Defaults
+    profiles: dict[str, Profile]
+    phases: list[Phase]
+    content_root: Path
+
+    @property
+    def steps(self) -> list[Step]:
+        return [s for p in self.phases for lesson in p.lessons for s in lesson.steps]
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def phase_of(self, step: Step) -> Phase:
+        return next(p for p in self.phases if p.number == step.phase)
+
+    def timeout_for(self, step: Step) -> float:
+        return step.timeout_s or self.defaults.timeout_s
+
+    def memory_for(self, step: Step) -> int:
+        return step.memory_mb or self.defaults.memory_mb
+
+
+def load_course(content_root: Path, cache_dir: Optional[Path] = None) -> Course:
+    """Load and validate the course under `content_root/curriculum`.
+
+    A validated course is pickled in `cache_dir`, keyed by the YAML files' names, sizes and
+    modification times and by mentor's version, so unchanged content loads without parsing.
+    """
+    curriculum = content_root / "curriculum"
+    course_file = curriculum / "course.yaml"
+    if not course_file.is_file():
+        raise CurriculumError(f"{course_file}: the course file is missing")
+    key = _cache_key(curriculum)
+    cached = cache_dir / f"course-{key}.pickle" if cache_dir else None
+    if cached and cached.is_file():
+        try:
+            course = pickle.loads(cached.read_bytes())
+            course.content_root = content_root
+            _check_files(course)
+            return course
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+            pass  # a stale or damaged cache is rebuilt below
+    course = _parse_course(content_root)
+    if cached:
+        _write_cache(cached, course)
+    return course
+
+
+def _cache_key(curriculum: Path) -> str:
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(curriculum.glob("*.yaml")):
+        st = path.stat()
+        h.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def _write_cache(path: Path, course: Course) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob("course-*.pickle"):
+            old.unlink(missing_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(course))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only workspace just loads a little slower
+
+
+def _parse_course(content_root: Path) -> Course:
+    curriculum = content_root / "curriculum"
+    course_file = _validate(CourseFile, _read_yaml(curriculum / "course.yaml"), curriculum / "course.yaml")
+    phases = []
+    for name in course_file.phases:
+        path = curriculum / name
+        if not path.is_file():
+            raise CurriculumError(f"{curriculum / 'course.yaml'}: phases: {name} does not exist")
+        phase = _validate(Phase, _read_yaml(path), path)
+        phase.file = str(path)
+        for lesson in phase.lessons:
+            for step in lesson.steps:
+                step.phase, step.lesson = phase.number, lesson.id
+        phases.append((path, phase))
+    course = Course(
+        title=course_file.title,
+        defaults=course_file.defaults,
+        profiles=course_file.profiles,
+        phases=[p for _, p in phases],
+        content_root=content_root,
+    )
+    _check_course(course, {s.id: path for path, p in phases for les in p.lessons for s in les.steps})
+    _check_files(course)
+    return course
+
+
+def _read_yaml(path: Path) -> object:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with path.open(encoding="utf-8") as f:
+            return yaml.load(f, Loader=loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise CurriculumError(f"{path}{where}: not valid YAML: {problem}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CurriculumError(f"{path}: cannot be read: {e}") from None
+
+
+def _validate(model: type, data: object, path: Path):
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(model).validate_python(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = _describe_location(data, err["loc"])
+        raise CurriculumError(f"{path}: {where}: {err['msg']}") from None
+
+
+def _describe_location(data: object, loc: tuple) -> str:
+    """Turn pydantic's location into `step p1.x field checks[0].answer` using the step's id."""
+    node, step_id, parts = data, None, []
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+        if isinstance(node, dict) and "exercise" in node and "id" in node:
+            step_id, parts = node["id"], []
+            continue
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    field_name = "".join(parts).lstrip(".") or "(top level)"
+    return f"step {step_id}: field {field_name}" if step_id else f"field {field_name}"
+
+
+def _check_course(course: Course, step_files: dict[str, Path]) -> None:
+    import re
+
+    seen: dict[str, Path] = {}
+    steps = course.steps
+    for s in steps:
+        path = step_files[s.id]
+        if not re.match(ID_PATTERN, s.id):
+            raise CurriculumError(f"{path}: step {s.id}: field id: use lowercase words joined by '.' or '-'")
+        if s.id in seen:
+            raise CurriculumError(f"{path}: step {s.id}: field id: duplicate (also in {seen[s.id].name})")
+        seen[s.id] = path
+    for s in steps:
+        path = step_files[s.id]
+        where = f"{path}: step {s.id}"
+        for req in s.requires or []:
+            if req not in seen:
+                raise CurriculumError(f"{where}: field requires: unknown step {req!r}")
+            if steps.index(course.step(req)) >= steps.index(s):
+                raise CurriculumError(f"{where}: field requires: {req!r} comes later in the course")
+        if len(s.hints) < MIN_HINT_TIERS:
+            raise CurriculumError(f"{where}: field hints: needs at least {MIN_HINT_TIERS} tiers")
+        if not s.checks:
+            raise CurriculumError(f"{where}: field checks: needs at least one reasoning check")
+        check_ids = [c.id for c in s.checks]
+        if len(set(check_ids)) != len(check_ids):
+            raise CurriculumError(f"{where}: field checks: duplicate check id")
+        for i, c in enumerate(s.checks):
+            _check_answer(c, f"{where}: field checks[{i}].answer")
+        if (s.timeout_s is not None and s.timeout_s <= 0) or (s.memory_mb is not None and s.memory_mb <= 0):
+            raise CurriculumError(f"{where}: field timeout_s/memory_mb: must be positive")
+
+
+def _check_answer(c: Check, where: str) -> None:
+    kinds = [k for k in ("numeric", "exact", "shape", "choice") if getattr(c.answer, k) is not None]
+    if len(kinds) != 1:
+        raise CurriculumError(f"{where}: set exactly one of numeric, exact, shape, choice (found {kinds or 'none'})")
+    if c.answer.choice is not None:
+        letters = [chr(ord("a") + i) for i in range(len(c.choices or []))]
+        if c.answer.choice not in letters:
+            raise CurriculumError(f"{where}: choice {c.answer.choice!r} is not one of the choices {letters}")
+    elif c.choices:
+        raise CurriculumError(f"{where}: choices are given but the answer is not a choice")
+    if c.answer.exact is not None and not c.answer.exact:
+        raise CurriculumError(f"{where}: exact needs at least one accepted answer")
+    if not 0 <= c.answer.tolerance < 1:
+        raise CurriculumError(f"{where}: tolerance is relative and must lie in [0, 1)")
+
+
+def _check_files(course: Course) -> None:
+    """Every step's stub, solution and grader exist in the course content."""
+    for phase in course.phases:
+        for lesson in phase.lessons:
+            for s in lesson.steps:
+                for fld, path in (
+                    ("exercise", course.content_root / s.exercise),
+                    ("solution", course.content_root / s.solution),
+                    ("grader", GRADERS_DIR / s.grader_file),
+                ):
+                    if not path.is_file():
+                        raise CurriculumError(f"{phase.file}: step {s.id}: field {fld}: {path} does not exist")

@@ -1,0 +1,283 @@
+"""Run a hidden grader on a learner's file in a separate process, and decide the verdict.
+
+The grader process runs in its own session (so the whole tree can be killed), under a wall-time
+limit, a memory cap and an output cap. The verdict is derived from the plugin's JSON-lines report
+and the set of tests it collected, never from the exit code alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from mentor.paths import GRADERS_DIR
+
+OUTPUT_CAP_BYTES = 32 << 20  # what the grader process may write to any file, its output included
+OUTPUT_SHOWN_BYTES = 4000
+
+STATUS_MESSAGES = {
+    "passed": "All tests passed.",
+    "not_started": "Not started yet: every function still raises NotImplementedError.",
+    "failed": "Some tests failed.",
+}
+
+
+@dataclass
+class TestResult:
+    name: str
+    outcome: str  # passed | failed | skipped | missing
+    doc: str = ""
+    kind: str = ""  # misconception | not_implemented | exception | memory | load_error | missing
+    message: str = ""
+    diff: str = ""
+    where: str = ""
+    line: str = ""
+    duration: float = 0.0
+
+
+@dataclass
+class GradeResult:
+    status: str  # passed | failed | not_started | error | timeout | memory | crashed | interrupted
+    message: str
+    tests: list[TestResult] = field(default_factory=list)
+    duration_s: float = 0.0
+    output: str = ""
+    where: str = ""  # file:line of a syntax or import error
+    line: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GradeRequest:
+    grader: str  # relative to GRADERS_DIR, optionally with ::selector
+    submission: Path
+    reference: Path
+    cwd: Path
+    timeout_s: float = 60.0
+    memory_mb: int = 4096
+
+
+class GradingInterrupted(Exception):
+    """The learner pressed Ctrl-C: the grader's process tree is gone; `result` says so."""
+
+    def __init__(self, result: GradeResult):
+        super().__init__(result.message)
+        self.result = result
+
+
+def pytest_command(grader: str, python: str = sys.executable) -> list[str]:
+    """The pytest command line for a grader, the same for `mentor check` and the benchmark."""
+    return [
+        python, "-m", "pytest", str(GRADERS_DIR / grader),
+        "-c", str(GRADERS_DIR / "pytest.ini"), "--rootdir", str(GRADERS_DIR),
+        "-p", "mentor.grading.plugin", "-p", "no:cacheprovider", "--import-mode=importlib",
+        "--assert=plain", "-q", "--no-header", "--tb=no", "-rN", "-W", "ignore::DeprecationWarning",
+    ]  # fmt: skip
+
+
+def _limit_resources(memory_mb: int):
+    def apply():
+        import resource
+
+        mem = memory_mb << 20
+        # RLIMIT_DATA counts heap and anonymous mappings (what NumPy allocates) but not the
+        # address space reserved by shared libraries, so imports work under a tight cap.
+        resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_CAP_BYTES, OUTPUT_CAP_BYTES))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def start_grader(req: GradeRequest, report_path: Path, output_file) -> subprocess.Popen:
+    env = dict(os.environ)
+    env.update(
+        MENTOR_SUBMISSION=str(req.submission),
+        MENTOR_REFERENCE=str(req.reference),
+        MENTOR_REPORT=str(report_path),
+        PYTHONUNBUFFERED="1",
+        PYTHONFAULTHANDLER="1",
+    )
+    env.pop("PYTEST_ADDOPTS", None)
+    env.pop("PYTEST_PLUGINS", None)
+    return subprocess.Popen(
+        pytest_command(req.grader),
+        cwd=req.cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=output_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_limit_resources(req.memory_mb),
+    )
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def grade(req: GradeRequest, while_running=None) -> GradeResult:
+    """Grade `req.submission`. `while_running` is called once the grader has started (to overlap work)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mentor-grade-") as tmp:
+        report_path = Path(tmp) / "report.jsonl"
+        with open(Path(tmp) / "output.txt", "w+b") as out:
+            proc = start_grader(req, report_path, out)
+            timed_out = False
+            try:
+                if while_running:
+                    while_running()
+                proc.wait(timeout=max(0.1, req.timeout_s - (time.perf_counter() - start)))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_tree(proc)
+            except KeyboardInterrupt:
+                _kill_tree(proc)
+                report = read_report(report_path)
+                result = GradeResult(
+                    "interrupted",
+                    "Stopped by Ctrl-C: the grader was stopped and nothing counts as passed.",
+                    tests=report.tests(),
+                    duration_s=time.perf_counter() - start,
+                )
+                raise GradingInterrupted(result) from None
+            _kill_tree(proc)  # anything the learner's code left running in the group
+            output = _read_output(out)
+            report = read_report(report_path)
+    result = verdict(report, proc.returncode, timed_out, req, output)
+    result.duration_s = time.perf_counter() - start
+    return result
+
+
+def _read_output(out) -> str:
+    out.seek(0, os.SEEK_END)
+    size = out.tell()
+    out.seek(max(0, size - OUTPUT_SHOWN_BYTES))
+    text = out.read().decode("utf-8", errors="replace")
+    if size > OUTPUT_SHOWN_BYTES:
+        text = f"[... {size - OUTPUT_SHOWN_BYTES} earlier bytes of output not shown ...]\n" + text
+    return text
+
+
+@dataclass
+class Report:
+    collected: Optional[list[str]] = None
+    results: dict[str, dict] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+    load_error: Optional[dict] = None
+
+    def tests(self) -> list[TestResult]:
+        names = self.collected or list(self.results)
+        out = []
+        for nodeid in names:
+            r = self.results.get(nodeid)
+            if r is None:
+                out.append(TestResult(name=_short(nodeid), outcome="missing", kind="missing", message="did not finish"))
+            else:
+                out.append(TestResult(**{k: v for k, v in r.items() if k in TestResult.__dataclass_fields__}))
+        return out
+
+    @property
+    def last_started(self) -> str:
+        return _short(self.started[-1]) if self.started else ""
+
+
+def _short(nodeid: str) -> str:
+    return nodeid.split("::")[-1]
+
+
+def read_report(path: Path) -> Report:
+    report = Report()
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return report
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        if "collected" in record and report.collected is None:
+            report.collected = list(record["collected"])
+        elif "result" in record:
+            report.results[record["result"]["id"]] = record["result"]
+        elif "started" in record:
+            report.started.append(record["started"])
+        elif "load_error" in record and report.load_error is None:
+            report.load_error = record["load_error"]
+    return report
+
+
+def verdict(report: Report, returncode: int, timed_out: bool, req: GradeRequest, output: str) -> GradeResult:
+    tests = report.tests()
+    file = req.submission.name
+    if timed_out:
+        running = f" (it was in test {report.last_started})" if report.last_started else ""
+        return GradeResult(
+            "timeout",
+            f"Your code in {file} ran longer than the {req.timeout_s:g}s limit{running}: look for a loop "
+            "that never ends or work that grows much faster than the input.",
+            tests, output=output,
+        )  # fmt: skip
+    if report.load_error:
+        err = report.load_error
+        return GradeResult("error", f"{file}: {err['message']}", tests, output=output, where=err["where"], line=err["line"])
+    if report.collected is None:
+        return GradeResult(
+            "error",
+            f"The grader for this step could not start (exit code {returncode}); this is a course problem, "
+            "not yours: please report it with the output below.",
+            tests, output=output,
+        )  # fmt: skip
+    if not report.collected:
+        return GradeResult("error", "The grader collected no tests: a course problem, please report it.", tests, output=output)
+    if any(t.kind == "memory" for t in tests) or (returncode == -signal.SIGKILL and _mentions_memory(output)):
+        return GradeResult(
+            "memory",
+            f"Your code in {file} ran out of memory under the step's {req.memory_mb} MB limit: look for a "
+            "tensor far larger than the task needs (an accidental broadcast to (N, N), a copy per step).",
+            tests, output=output,
+        )  # fmt: skip
+    if returncode == -signal.SIGXFSZ:
+        return GradeResult(
+            "crashed",
+            f"Your code in {file} wrote more than {OUTPUT_CAP_BYTES >> 20} MB of output; the grader was stopped.",
+            tests, output=output,
+        )  # fmt: skip
+    missing = [t for t in tests if t.outcome == "missing"]
+    if missing:
+        how = f"killed by signal {signal.Signals(-returncode).name}" if returncode < 0 else f"exited with status {returncode}"
+        return GradeResult(
+            "crashed",
+            f"The grader process {how} during test {missing[0].name}, before every test had run: "
+            "something in your code ended the interpreter (os._exit, a crash in native code, ...).",
+            tests, output=output,
+        )  # fmt: skip
+    if all(t.outcome == "passed" for t in tests):
+        return GradeResult("passed", STATUS_MESSAGES["passed"], tests, output=output)
+    if all(t.kind == "not_implemented" for t in tests):
+        return GradeResult("not_started", STATUS_MESSAGES["not_started"], tests, output=output)
+    failed = sum(t.outcome != "passed" for t in tests)
+    return GradeResult("failed", f"{failed} of {len(tests)} tests failed.", tests, output=output)
+
+
+def _mentions_memory(output: str) -> bool:
+    return "MemoryError" in output or "Cannot allocate memory" in output

@@ -1,0 +1,39 @@
+"""Every grader accepts its reference, reads the untouched stub as not started, and rejects each
+known-wrong implementation in tests/known_wrong/<step>/ with the message of its misconception."""
+
+import pytest
+
+from mentor.authoring import compose_known_wrong, grade_file, known_wrong_cases, rejection_matches
+from mentor.curriculum import load_course
+from mentor.paths import content_root
+
+COURSE = load_course(content_root())
+STEPS = COURSE.steps
+CASES = [(s, c) for s in STEPS for c in known_wrong_cases(COURSE, s)]
+MIN_KNOWN_WRONG = 3
+
+
+@pytest.mark.parametrize("step", STEPS, ids=lambda s: s.id)
+def test_reference_solution_passes(step, tmp_path):
+    result = grade_file(COURSE, step, COURSE.content_root / step.solution, tmp_path)
+    assert result.status == "passed", [(t.name, t.message, t.diff) for t in result.tests] or result.output
+
+
+@pytest.mark.parametrize("step", STEPS, ids=lambda s: s.id)
+def test_untouched_stub_reads_as_not_started(step, tmp_path):
+    result = grade_file(COURSE, step, COURSE.content_root / step.exercise, tmp_path)
+    assert result.status == "not_started", (result.status, result.message, result.output)
+
+
+@pytest.mark.parametrize("step", STEPS, ids=lambda s: s.id)
+def test_every_step_keeps_a_catalogue_of_known_wrong_implementations(step):
+    assert len(known_wrong_cases(COURSE, step)) >= MIN_KNOWN_WRONG
+
+
+@pytest.mark.parametrize("step,case", CASES, ids=[f"{s.id}/{c.name}" for s, c in CASES])
+def test_known_wrong_implementation_is_rejected_with_its_misconception(step, case, tmp_path):
+    submission = compose_known_wrong(COURSE, step, case, tmp_path)
+    result = grade_file(COURSE, step, submission, tmp_path)
+    assert result.status == "failed", (result.status, result.message)
+    messages = [t.message for t in result.tests if t.outcome != "passed"]
+    assert rejection_matches(result, case.misconception), messages
