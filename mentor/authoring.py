@@ -68,8 +68,17 @@ def read_misconception(path: Path) -> str:
 
 
 def compose_known_wrong(course: Course, step: Step, case: KnownWrong, dest_dir: Path) -> Path:
-    """The step's solution with the buggy definitions appended, written as the exercise's file name."""
-    solution = (course.content_root / step.solution).read_text(encoding="utf-8")
+    """The step's solution with the buggy definitions appended, written as the exercise's file name.
+
+    The reference versions of its sibling files go beside it, for steps that import earlier ones.
+    """
+    import shutil
+
+    solution_path = course.content_root / step.solution
+    for sibling in solution_path.parent.glob("*.py"):
+        if sibling.name != solution_path.name:
+            shutil.copy(sibling, dest_dir / sibling.name)
+    solution = solution_path.read_text(encoding="utf-8")
     wrong = case.path.read_text(encoding="utf-8")
     dest = dest_dir / Path(step.exercise).name
     dest.write_text(f"{solution}\n\n# --- known wrong: {case.name} ---\n{wrong}", encoding="utf-8")

@@ -1,0 +1,582 @@
+"""The `mentor` command: parse, call one function, render.
+
+Exit codes: 0 success (for `check`: the grader passed), 1 a failed check or a refused action,
+2 usage or content errors (unknown step, malformed YAML, no workspace).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from mentor import __version__
+
+app = typer.Typer(
+    help="An interactive, auto-graded course: from a NumPy neuron to your own GPT.\n\n"
+    "Start with `mentor next`, edit the file it names, then `mentor check`.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+dev_app = typer.Typer(help="Course-author tools.", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of the rich view.")
+StepArg = typer.Argument(None, help="Step id (see `mentor list`); default: your current step.", show_default=False)
+
+
+@dataclass
+class Session:
+    """The workspace, its course and its progress store, loaded once per command."""
+
+    ws: object
+    course: object
+    store: object
+
+    def records(self):
+        return self.store.records()
+
+    def states(self):
+        from mentor.gating import step_states
+
+        return step_states(self.course, self.records())
+
+    def step(self, step_id: Optional[str]):
+        """The named step, or the current one; an unknown id is a usage error (exit 2)."""
+        from mentor.gating import current_step
+
+        if step_id is None:
+            step = current_step(self.course, self.states())
+            if step is None:
+                _fail("every step is mastered: nothing to do (see `mentor progress`)", code=0)
+            return step
+        try:
+            return self.course.step(step_id)
+        except KeyError:
+            _fail(f"unknown step {step_id!r}: `mentor list` shows the step ids", code=2)
+
+    def exercise(self, step) -> Path:
+        return self.ws.exercise_path(step)
+
+
+def _fail(message: str, code: int = 1):
+    from mentor.ui import error
+
+    if code == 0:
+        from mentor.ui import console
+
+        console.print(message)
+    else:
+        error(message)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _user_errors():
+    """Content, workspace and store problems become one clear line and exit 2, never a traceback."""
+    from mentor.curriculum import CurriculumError
+    from mentor.progress import StoreError
+    from mentor.workspace import WorkspaceError
+
+    try:
+        yield
+    except (CurriculumError, WorkspaceError, StoreError) as e:
+        _fail(str(e), code=2)
+
+
+def _session() -> Session:
+    from mentor.curriculum import load_course
+    from mentor.paths import content_root
+    from mentor.progress import ProgressStore
+    from mentor.workspace import find_workspace
+
+    with _user_errors():
+        ws = find_workspace()
+        course = load_course(content_root(), cache_dir=ws.cache_dir)
+        store = ProgressStore(ws.db_path)
+        store.connect()
+    return Session(ws, course, store)
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _step_json(session: Session, step, state: str) -> dict:
+    return {
+        "id": step.id,
+        "title": step.title,
+        "phase": step.phase,
+        "lesson": step.lesson,
+        "state": state,
+        "exercise": session.ws.display(session.exercise(step)),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+@app.command()
+def next() -> None:
+    """Show where you are: the step, its concept, your task and the file to edit.
+
+    Example: mentor next
+    """
+    from mentor import ui
+
+    s = _session()
+    states = s.states()
+    from mentor.gating import current_step
+
+    step = current_step(s.course, states)
+    if step is None:
+        ui.console.print("[green]Every step is mastered.[/] See `mentor progress` for your record.")
+        return
+    ui.render_step(s.course, step, states[step.id], s.ws.display(s.exercise(step)))
+
+
+@app.command("list")
+def list_steps(as_json: bool = JsonOpt) -> None:
+    """List every step and its state: locked, available, passed or mastered.
+
+    Example: mentor list --json
+    """
+    s = _session()
+    records = s.records()
+    from mentor.gating import step_states
+
+    states = step_states(s.course, records)
+    if as_json:
+        _print_json(
+            {
+                "steps": [
+                    {**_step_json(s, step, states[step.id]), "attempts": records.of(step.id).attempts}
+                    for step in s.course.steps
+                ]
+            }
+        )
+        return
+    from mentor import ui
+
+    ui.render_list(s.course, states, records)
+
+
+@app.command()
+def check(
+    step_id: Optional[str] = StepArg,
+    as_json: bool = JsonOpt,
+    answers: Optional[List[str]] = typer.Option(
+        None, "--answer", "-a", metavar="CHECK=VALUE", help="Answer a reasoning check without prompts (repeatable)."
+    ),
+) -> None:
+    """Run the hidden grader on your exercise file; after a pass, answer the reasoning checks.
+
+    In a terminal the reasoning checks are asked interactively; in scripts pass them with
+    --answer CHECK=VALUE. Exit code 0 only when the grader passed.
+
+    Examples: mentor check    mentor check p1.neuron.forward --answer flops=2*64*128
+    """
+    from mentor.grading.runner import GradeRequest, GradingInterrupted, grade
+
+    s = _session()
+    step = s.step(step_id)
+    states = s.states()
+    _refuse_locked(s, step, states)
+    exercise = s.exercise(step)
+    if not exercise.is_file():
+        _fail(
+            f"{s.ws.display(exercise)} is missing: restore the stub with `mentor reset {step.id}`", code=2
+        )
+    req = GradeRequest(
+        grader=step.grader,
+        submission=exercise,
+        reference=s.course.content_root / step.solution,
+        cwd=s.ws.root,
+        timeout_s=s.course.timeout_for(step),
+        memory_mb=s.course.memory_for(step),
+    )
+
+    def warm_up():  # overlaps with the grader: what we need to record and render afterwards
+        from mentor import progress, ui  # noqa: F401
+
+        progress._sqlite_utils()
+
+    try:
+        result = grade(req, while_running=warm_up)
+    except GradingInterrupted as stop:
+        s.store.record_attempt(step.id, stop.result, version=__version__)
+        _fail(stop.result.message, code=130)
+    s.store.record_attempt(step.id, result, version=__version__)
+    state = s.states()[step.id]
+    if as_json:
+        pending = _pending_checks(s, step) if result.passed else [c.id for c in step.checks]
+        answered = _answer_from_options(s, step, answers or [], quiet=True) if result.passed and answers else []
+        state = s.states()[step.id]
+        _print_json(
+            {
+                **_step_json(s, step, state),
+                "passed": result.passed,
+                **{k: v for k, v in result.to_dict().items() if k in ("status", "message", "duration_s", "where")},
+                "tests": [
+                    {k: getattr(t, k) for k in ("name", "doc", "outcome", "kind", "message", "diff", "where")}
+                    for t in result.tests
+                ],
+                "answers": answered,
+                "checks_pending": [c for c in pending if c not in {a["check"] for a in answered if a["correct"]}],
+            }
+        )
+        raise typer.Exit(0 if result.passed else 1)
+    from mentor import ui
+
+    ui.render_result(step, result, s.ws.display(exercise))
+    if not result.passed:
+        ui.console.print("Fix it and run [bold]mentor check[/] again; [bold]mentor hint[/] gives a nudge.")
+        raise typer.Exit(1)
+    _ask_checks(s, step, answers or [])
+
+
+def _refuse_locked(s: Session, step, states) -> None:
+    from mentor.gating import LOCKED, blocking
+
+    if states[step.id] == LOCKED:
+        needed = ", ".join(blocking(s.course, step, states))
+        _fail(f"{step.id} is locked: master {needed} first (`mentor next` shows where you are)")
+
+
+def _pending_checks(s: Session, step) -> list[str]:
+    done = s.records().of(step.id).correct_checks
+    return [c.id for c in step.checks if c.id not in done]
+
+
+def _answer_from_options(s: Session, step, answers: list[str], quiet: bool = False) -> list[dict]:
+    """Grade `CHECK=VALUE` answers, record each, and report them (usage errors exit 2)."""
+    from mentor.checks import AnswerError, is_correct
+
+    by_id = {c.id: c for c in step.checks}
+    out = []
+    for item in answers:
+        check_id, sep, value = item.partition("=")
+        if not sep or check_id not in by_id:
+            _fail(f"--answer takes CHECK=VALUE with CHECK one of {', '.join(by_id)}; got {item!r}", code=2)
+        try:
+            correct = is_correct(by_id[check_id], value)
+        except AnswerError as e:
+            _fail(f"--answer {check_id}: {e}", code=2)
+        s.store.record_answer(step.id, check_id, value, correct)
+        out.append({"check": check_id, "answer": value, "correct": correct})
+        if not quiet:
+            _show_verdict(by_id[check_id], correct)
+    return out
+
+
+def _show_verdict(check, correct: bool) -> None:
+    from mentor import ui
+
+    if correct:
+        ui.console.print(f"[green]✔ {check.id}: right.[/] {check.explain}", highlight=False)
+    else:
+        ui.console.print(f"[red]✘ {check.id}: not quite.[/] {check.hint}", highlight=False)
+
+
+def _ask_checks(s: Session, step, answers: list[str]) -> None:
+    """The reasoning checks still open: from --answer, else interactively, else say how."""
+    from mentor import ui
+    from mentor.gating import MASTERED
+
+    before = s.states()
+    if answers:
+        _answer_from_options(s, step, answers)
+    pending = [c for c in step.checks if c.id in _pending_checks(s, step)]
+    if pending and sys.stdin.isatty() and not answers:
+        _ask_interactively(s, step, pending)
+        pending = [c for c in step.checks if c.id in _pending_checks(s, step)]
+    if pending:
+        ids = " ".join(f"--answer {c.id}=..." for c in pending)
+        ui.console.print(
+            f"Reasoning checks still open: {', '.join(c.id for c in pending)}. "
+            f"Answer with [bold]mentor answer {step.id}[/] (or {ids}).",
+            highlight=False,
+        )
+        raise typer.Exit(0)
+    after = s.states()
+    if after[step.id] == MASTERED and before[step.id] != MASTERED:
+        ui.console.print(f"[bold green]Mastered {step.id}.[/]")
+        unlocked = [x for x in s.course.steps if before[x.id] == "locked" and after[x.id] != "locked"]
+        for x in unlocked:
+            ui.console.print(f"Unlocked: [bold]{x.id}[/] · {x.title}  → [bold]mentor next[/]", highlight=False)
+
+
+def _ask_interactively(s: Session, step, pending) -> None:
+    from rich.prompt import Prompt
+
+    from mentor import ui
+    from mentor.checks import AnswerError, answer_form, is_correct
+
+    for i, c in enumerate(pending, 1):
+        ui.render_check_question(c, i, len(pending))
+        while True:
+            text = Prompt.ask(f"Your answer ({answer_form(c)}; empty to stop)", default="", show_default=False)
+            if not text.strip():
+                return
+            try:
+                correct = is_correct(c, text)
+            except AnswerError as e:
+                ui.console.print(f"[yellow]{e}[/]")
+                continue
+            s.store.record_answer(step.id, c.id, text, correct)
+            _show_verdict(c, correct)
+            if correct:
+                break
+
+
+@app.command()
+def answer(
+    step_id: Optional[str] = StepArg,
+    answers: Optional[List[str]] = typer.Option(
+        None, "--answer", "-a", metavar="CHECK=VALUE", help="Answer without prompts (repeatable)."
+    ),
+) -> None:
+    """Answer the reasoning checks of a step whose grader has passed.
+
+    Interactive in a terminal; in scripts use --answer CHECK=VALUE (arithmetic such as 2*64*128
+    is accepted for numbers, (64, 128) for shapes, a letter for choices).
+
+    Example: mentor answer p1.neuron.forward --answer flops=16384 --answer output-shape="(64,)"
+    """
+    s = _session()
+    step = s.step(step_id)
+    if not s.records().of(step.id).passed:
+        _fail(f"{step.id}: pass the grader first (`mentor check {step.id}`), then answer its reasoning checks")
+    _ask_checks(s, step, answers or [])
+
+
+@app.command()
+def hint(step_id: Optional[str] = StepArg) -> None:
+    """Show the next hint tier for a step (cheapest first); every hint is recorded.
+
+    Example: mentor hint
+    """
+    from mentor import ui
+
+    s = _session()
+    step = s.step(step_id)
+    _refuse_locked(s, step, s.states())
+    seen = s.records().of(step.id).hints_seen
+    tier = min(seen + 1, len(step.hints))
+    if tier > seen:
+        s.store.record_hint(step.id, tier)
+    for i in range(tier):
+        style = "bold" if i == tier - 1 else "dim"
+        ui.console.print(f"[{style}]Hint {i + 1}/{len(step.hints)}:[/] {step.hints[i]}", highlight=False)
+    if tier == len(step.hints) and seen == tier:
+        ui.console.print("[dim]That was the last hint; `mentor ask` looks at your last check.[/]")
+
+
+@app.command()
+def ask(
+    step_id: Optional[str] = StepArg,
+    question: Optional[str] = typer.Option(None, "--question", "-q", help="What you are stuck on."),
+) -> None:
+    """Get help on a step: feedback from your last check plus the next hint.
+
+    Example: mentor ask --question "why is my softmax nan?"
+    """
+    from mentor import ui
+
+    s = _session()
+    step = s.step(step_id)
+    last = s.store.last_attempt(step.id)
+    ui.console.print("[dim]No tutor model is configured: answering from your last check and the hints.[/]")
+    if question:
+        ui.console.print(f"You asked: [italic]{question}[/]", highlight=False)
+    if last is None:
+        ui.console.print(f"You have not run `mentor check {step.id}` yet: run it, then ask again.")
+    else:
+        failing = [t for t in last["tests"] if t["outcome"] != "passed"]
+        if last["passed"]:
+            ui.console.print("Your last check passed. Ask yourself why each test holds for your code.")
+        for t in failing[:3]:
+            ui.console.print(f" • [yellow]{t['message']}[/]", highlight=False)
+            if t["diff"]:
+                ui.console.print(f"[dim]{t['diff']}[/]", highlight=False)
+        if failing:
+            ui.console.print("Which line of your code produces the value shown? What should it be instead?")
+    hint(step.id)
+
+
+@app.command()
+def progress(as_json: bool = JsonOpt) -> None:
+    """Report progress per phase: steps mastered, attempts, hints used and time spent.
+
+    Example: mentor progress --json
+    """
+    from mentor.gating import current_step, phase_summaries, step_states
+
+    s = _session()
+    records = s.records()
+    states = step_states(s.course, records)
+    phases = phase_summaries(s.course, records, states)
+    current = current_step(s.course, states)
+    if as_json:
+        _print_json(
+            {
+                "current": current.id if current else None,
+                "phases": [vars(p) for p in phases],
+                "steps": [
+                    {
+                        **_step_json(s, step, states[step.id]),
+                        "attempts": records.of(step.id).attempts,
+                        "hints_seen": records.of(step.id).hints_seen,
+                        "checks_correct": sorted(records.of(step.id).correct_checks),
+                    }
+                    for step in s.course.steps
+                ],
+                "store": s.store.export(),
+            }
+        )
+        return
+    from mentor import ui
+
+    ui.render_progress(s.course, phases, current)
+
+
+@app.command()
+def reset(
+    step_id: str = typer.Argument(..., help="The step whose exercise file to restore."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Restore a step's exercise stub; your current file is kept in .mentor/backups/.
+
+    Example: mentor reset p1.neuron.forward --yes
+    """
+    from mentor import ui
+    from mentor.workspace import reset_exercise
+
+    s = _session()
+    step = s.step(step_id)
+    shown = s.ws.display(s.exercise(step))
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Restore the stub of {shown}?"):
+        raise typer.Exit(1)
+    with _user_errors():
+        backup = reset_exercise(s.course, s.ws, step)
+    ui.console.print(f"Restored {shown}.", highlight=False)
+    if backup:
+        ui.console.print(f"Your previous file is in {s.ws.display(backup)}", highlight=False)
+
+
+@app.command()
+def solution(step_id: str = typer.Argument(..., help="A step you have mastered.")) -> None:
+    """Show the reference solution of a step, once you have mastered it.
+
+    Example: mentor solution p1.neuron.forward
+    """
+    from rich.syntax import Syntax
+
+    from mentor import ui
+    from mentor.gating import MASTERED
+
+    s = _session()
+    step = s.step(step_id)
+    if s.states()[step.id] != MASTERED:
+        _fail(f"the solution of {step.id} opens once you have mastered it (grader passed, checks answered)")
+    path = s.course.content_root / step.solution
+    ui.console.print(Syntax(path.read_text(encoding="utf-8"), "python", line_numbers=True))
+
+
+@app.command()
+def hardware(as_json: bool = JsonOpt) -> None:
+    """Show the detected machine and the course profile that applies to it.
+
+    Example: mentor hardware
+    """
+    from mentor.curriculum import load_course
+    from mentor.hardware import choose_profile, detect
+    from mentor.paths import content_root
+
+    with _user_errors():
+        course = load_course(content_root())
+    machine = detect()
+    name, why = choose_profile(course.profiles, machine)
+    if as_json:
+        _print_json({"machine": vars(machine), "profile": name, "why": why})
+        return
+    from rich.table import Table
+
+    from mentor import ui
+
+    table = Table(title="This machine", show_header=False)
+    for key, value in vars(machine).items():
+        table.add_row(key.replace("_", " "), str(value))
+    ui.console.print(table)
+    ui.console.print(f"Profile: [bold]{name}[/] — {why}", highlight=False)
+
+
+@app.command()
+def init(directory: Path = typer.Argument(..., help="A new folder for your workspace.")) -> None:
+    """Create a fresh workspace: the exercise stubs and an empty progress store.
+
+    Example: mentor init ~/llm-course && cd ~/llm-course && mentor next
+    """
+    from mentor import ui
+    from mentor.curriculum import load_course
+    from mentor.paths import content_root
+    from mentor.progress import ProgressStore
+    from mentor.workspace import init_workspace
+
+    with _user_errors():
+        course = load_course(content_root())
+        ws = init_workspace(directory, course)
+        ProgressStore(ws.db_path).connect()
+    ui.console.print(f"Workspace ready in {ws.root}. Next: [bold]cd {directory}[/] and [bold]mentor next[/]", highlight=False)
+
+
+@dev_app.command()
+def verify(
+    as_json: bool = JsonOpt,
+    steps: Optional[List[str]] = typer.Option(None, "--step", help="Only these steps (repeatable)."),
+) -> None:
+    """Validate the curriculum; every solution must pass its grader, every stub must read as
+    not started, every known-wrong implementation must be rejected with its misconception.
+
+    Example: mentor dev verify --json
+    """
+    from mentor.authoring import verify_course
+    from mentor.curriculum import load_course
+    from mentor.paths import content_root
+
+    with _user_errors():
+        course = load_course(content_root())
+    chosen = course.steps
+    if steps:
+        unknown = [x for x in steps if x not in {st.id for st in course.steps}]
+        if unknown:
+            _fail(f"unknown step(s): {', '.join(unknown)}", code=2)
+        chosen = [st for st in course.steps if st.id in steps]
+    report = verify_course(course, chosen)
+    if as_json:
+        _print_json({"ok": report.ok, "steps": len(chosen), "results": [r.to_dict() for r in report.results]})
+    else:
+        from mentor import ui
+
+        for r in report.results:
+            mark = "[green]✔[/]" if r.ok else "[red]✘[/]"
+            ui.console.print(f"{mark} {r.step_id:28} {r.case:32} {r.detail}", highlight=False)
+        ui.console.print(f"{'[green]ok' if report.ok else '[red]FAILED'}[/]: {len(chosen)} steps, {len(report.results)} checks")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

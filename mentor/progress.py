@@ -1,0 +1,247 @@
+"""The one progress store: a SQLite file holding every attempt, test result, hint and answer.
+
+Nothing here stores a step's state: `gating` derives states from these records. The schema is
+versioned with SQLite's `user_version` and upgraded by the migrations below, in one transaction.
+Reads use the stdlib driver (the everyday commands stay fast); schema and writes go through
+sqlite-utils.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """The progress store cannot be used as it is; the message says why and what to do."""
+
+
+def _sqlite_utils():
+    """Import sqlite-utils without its optional NumPy/pandas type mappings (we never insert those)."""
+    if "sqlite_utils" in sys.modules:
+        return sys.modules["sqlite_utils"]
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # makes `import numpy` fail fast inside sqlite-utils
+    try:
+        import sqlite_utils
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+    return sqlite_utils
+
+
+def _migration_1(db) -> None:
+    db["attempts"].create(
+        {
+            "id": int, "step_id": str, "at": float, "duration_s": float, "status": str,
+            "passed": int, "message": str, "profile": str, "mentor_version": str,
+        },
+        pk="id",
+    )  # fmt: skip
+    db["attempts"].create_index(["step_id"])
+    db["test_results"].create(
+        {
+            "id": int, "attempt_id": int, "name": str, "outcome": str, "kind": str,
+            "message": str, "diff": str, "where_": str, "duration_s": float,
+        },
+        pk="id",
+        foreign_keys=[("attempt_id", "attempts", "id")],
+    )  # fmt: skip
+    db["test_results"].create_index(["attempt_id"])
+    db["hints"].create({"id": int, "step_id": str, "tier": int, "at": float}, pk="id")
+    db["answers"].create(
+        {"id": int, "step_id": str, "check_id": str, "answer": str, "correct": int, "at": float}, pk="id"
+    )
+
+
+MIGRATIONS: dict[int, Callable] = {1: _migration_1}
+
+
+@dataclass
+class StepRecord:
+    """What happened on one step, summarised from the store."""
+
+    attempts: int = 0
+    passed: bool = False
+    last_status: Optional[str] = None
+    hints_seen: int = 0
+    correct_checks: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Records:
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    events: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, step id)
+
+    def of(self, step_id: str) -> StepRecord:
+        return self.steps.get(step_id) or StepRecord()
+
+
+class ProgressStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._conn: Optional[sqlite3.Connection] = None
+
+    # -- opening -----------------------------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and self._has_foreign_tables(conn):
+                raise StoreError(
+                    f"{self.path} is an SQLite file but not a mentor progress store. Move it aside "
+                    f"(e.g. `mv {self.path.name} {self.path.name}.old`) and run the command again."
+                )
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer mentor (store version {version}, this mentor "
+                    f"reads up to {SCHEMA_VERSION}). Upgrade mentor: `pip install -U mentor`."
+                )
+            if version < SCHEMA_VERSION:
+                conn.execute("PRAGMA journal_mode = WAL")
+                self._migrate(conn, version)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(
+                f"{self.path} cannot be read as a progress store ({e}). It was left untouched: move it "
+                f"aside (e.g. `mv {self.path.name} {self.path.name}.damaged`) to start a fresh one."
+            ) from None
+        return conn
+
+    @staticmethod
+    def _has_foreign_tables(conn: sqlite3.Connection) -> bool:
+        return conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
+
+    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
+        db = _sqlite_utils().Database(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the write lock.
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            for v in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[v](db)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _write(self, fn: Callable) -> object:
+        """Run `fn(db)` in one short write transaction."""
+        conn = self.connect()
+        db = _sqlite_utils().Database(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            out = fn(db)
+            conn.execute("COMMIT")
+            return out
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- writing -----------------------------------------------------------------------------
+    def record_attempt(self, step_id: str, result, profile: str = "", version: str = "") -> int:
+        """One grader run and its per-test results, atomically."""
+
+        def write(db):
+            attempt = db["attempts"].insert(
+                {
+                    "step_id": step_id, "at": time.time() - result.duration_s, "duration_s": result.duration_s,
+                    "status": result.status, "passed": int(result.passed), "message": result.message,
+                    "profile": profile, "mentor_version": version,
+                }
+            ).last_pk  # fmt: skip
+            db["test_results"].insert_all(
+                {
+                    "attempt_id": attempt, "name": t.name, "outcome": t.outcome, "kind": t.kind,
+                    "message": t.message, "diff": t.diff, "where_": t.where, "duration_s": t.duration,
+                }
+                for t in result.tests
+            )  # fmt: skip
+            return attempt
+
+        return self._write(write)
+
+    def record_hint(self, step_id: str, tier: int) -> None:
+        self._write(lambda db: db["hints"].insert({"step_id": step_id, "tier": tier, "at": time.time()}))
+
+    def record_answer(self, step_id: str, check_id: str, answer: str, correct: bool) -> None:
+        row = {"step_id": step_id, "check_id": check_id, "answer": answer, "correct": int(correct), "at": time.time()}
+        self._write(lambda db: db["answers"].insert(row))
+
+    # -- reading -----------------------------------------------------------------------------
+    def records(self) -> Records:
+        conn = self.connect()
+        recs = Records()
+        for step_id, n, passed in conn.execute(
+            "SELECT step_id, count(*), max(passed) FROM attempts GROUP BY step_id"
+        ):
+            recs.steps[step_id] = StepRecord(attempts=n, passed=bool(passed))
+        for step_id, status in conn.execute(
+            "SELECT step_id, status FROM attempts WHERE id IN (SELECT max(id) FROM attempts GROUP BY step_id)"
+        ):
+            recs.steps[step_id].last_status = status
+        for step_id, tier in conn.execute("SELECT step_id, max(tier) FROM hints GROUP BY step_id"):
+            recs.steps.setdefault(step_id, StepRecord()).hints_seen = tier
+        for step_id, check_id in conn.execute("SELECT DISTINCT step_id, check_id FROM answers WHERE correct = 1"):
+            recs.steps.setdefault(step_id, StepRecord()).correct_checks.add(check_id)
+        recs.events = conn.execute(
+            "SELECT at, at + duration_s, step_id FROM attempts UNION ALL SELECT at, at, step_id FROM hints "
+            "UNION ALL SELECT at, at, step_id FROM answers ORDER BY 1"
+        ).fetchall()
+        return recs
+
+    def last_attempt(self, step_id: str) -> Optional[dict]:
+        conn = self.connect()
+        conn.row_factory = sqlite3.Row
+        try:
+            row = conn.execute(
+                "SELECT * FROM attempts WHERE step_id = ? ORDER BY id DESC LIMIT 1", (step_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            attempt = dict(row)
+            attempt["tests"] = [
+                dict(r) for r in conn.execute("SELECT * FROM test_results WHERE attempt_id = ? ORDER BY id", (row["id"],))
+            ]
+            return attempt
+        finally:
+            conn.row_factory = None
+
+    def export(self) -> dict:
+        """Every table, row by row: enough to restore the store elsewhere."""
+        conn = self.connect()
+        conn.row_factory = sqlite3.Row
+        try:
+            return {
+                "schema_version": SCHEMA_VERSION,
+                "tables": {
+                    t: [dict(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY id")]
+                    for t in ("attempts", "test_results", "hints", "answers")
+                },
+            }
+        finally:
+            conn.row_factory = None
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)

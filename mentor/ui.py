@@ -1,0 +1,119 @@
+"""Terminal rendering with rich: lesson text as markdown, tables for lists, one next action per screen.
+
+rich honours NO_COLOR and plain (non-TTY) output by itself.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from mentor.curriculum import Check, Course, Step
+from mentor.gating import AVAILABLE, LOCKED, MASTERED, PASSED, PhaseSummary
+
+console = Console()
+err_console = Console(stderr=True)
+
+STATE_STYLE = {MASTERED: "green", PASSED: "yellow", AVAILABLE: "cyan", LOCKED: "dim"}
+STATE_MARK = {MASTERED: "✔", PASSED: "◐", AVAILABLE: "○", LOCKED: "·"}
+OUTCOME_MARK = {"passed": "[green]✔[/]", "failed": "[red]✘[/]", "skipped": "[red]✘[/]", "missing": "[red]?[/]"}
+
+
+def markdown(text: str):
+    from rich.markdown import Markdown
+
+    return Markdown(text.strip())
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+
+
+def render_step(course: Course, step: Step, state: str, exercise_display: str) -> None:
+    phase = course.phase_of(step)
+    lesson = next(les for les in phase.lessons if les.id == step.lesson)
+    header = Text.assemble(
+        (f"Phase {phase.number} · {phase.title}", "bold"), "  ›  ", lesson.title, "  ›  ", (step.title, "bold cyan")
+    )
+    console.print(Panel(header, subtitle=f"{step.id} · {state}", expand=True))
+    console.print(Text(step.objective, style="italic"))
+    console.print()
+    console.print(markdown(step.concept))
+    console.print()
+    console.print(Panel(markdown(step.task), title="Your task", title_align="left", border_style="cyan"))
+    console.print(f"  Edit   [bold]{exercise_display}[/]", highlight=False)
+    console.print(f"  Check  [bold]mentor check[/]     stuck? [bold]mentor hint[/]", highlight=False)
+
+
+def render_result(step: Step, result, exercise_display: str) -> None:
+    style = {"passed": "green", "not_started": "yellow"}.get(result.status, "red")
+    console.print(Panel(Text(result.message), title=f"{step.id} · {result.status.replace('_', ' ')}", border_style=style))
+    if result.where:
+        console.print(f"  at [bold]{result.where}[/]: {result.line}", highlight=False)
+    if result.status == "not_started":
+        console.print(f"  Open [bold]{exercise_display}[/] and replace `raise NotImplementedError`.", highlight=False)
+        return
+    for t in result.tests:
+        label = t.doc or t.name
+        console.print(f" {OUTCOME_MARK.get(t.outcome, '?')} {label}", highlight=False)
+        if t.outcome != "passed" and t.message:
+            console.print(Text(f"     {t.message}", style="yellow"))
+            if t.where:
+                console.print(Text(f"     at {t.where}: {t.line}", style="dim"))
+            for line in (t.diff or "").splitlines():
+                console.print(Text(f"       {line}", style="dim"))
+    if result.status in ("crashed", "error", "timeout") and result.output.strip():
+        console.print(Panel(Text(result.output.strip()[-2000:]), title="output (last lines)", border_style="dim"))
+
+
+def render_check_question(check: Check, index: int, total: int) -> None:
+    console.print(Panel(markdown(check.ask), title=f"Reasoning check {index}/{total} · {check.id}", border_style="magenta"))
+    for i, choice in enumerate(check.choices or []):
+        console.print(f"   {chr(ord('a') + i)}) {choice}", highlight=False)
+
+
+def render_list(course: Course, states: dict[str, str], records) -> None:
+    table = Table(title=course.title, show_lines=False)
+    table.add_column("", width=1)
+    table.add_column("step")
+    table.add_column("title")
+    table.add_column("state")
+    table.add_column("attempts", justify="right")
+    for phase in course.phases:
+        table.add_row("", f"[bold]Phase {phase.number}[/]", f"[bold]{phase.title}[/]", "", "")
+        for lesson in phase.lessons:
+            for s in lesson.steps:
+                st = states[s.id]
+                style = STATE_STYLE[st]
+                table.add_row(
+                    f"[{style}]{STATE_MARK[st]}[/]", s.id, s.title, f"[{style}]{st}[/]", str(records.of(s.id).attempts or "")
+                )
+    console.print(table)
+
+
+def render_progress(course: Course, phases: list[PhaseSummary], current: Step | None) -> None:
+    table = Table(title="Progress")
+    for col, just in (("phase", "left"), ("mastered", "right"), ("attempts", "right"), ("hints", "right"), ("time", "right")):
+        table.add_column(col, justify=just)
+    for p in phases:
+        bar = _bar(p.mastered, p.total)
+        table.add_row(
+            f"{p.number} · {p.title}", f"{bar} {p.mastered}/{p.total}", str(p.attempts), str(p.hints), _duration(p.seconds)
+        )
+    console.print(table)
+    if current:
+        console.print(f"Next: [bold]{current.id}[/] · {current.title}   ([bold]mentor next[/])", highlight=False)
+    else:
+        console.print("[green]Every step is mastered.[/]")
+
+
+def _bar(done: int, total: int, width: int = 10) -> str:
+    filled = round(width * done / total) if total else 0
+    return "█" * filled + "░" * (width - filled)
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
