@@ -8,6 +8,7 @@ verdict from that report, never from pytest's exit code.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
 import os
@@ -140,6 +141,8 @@ def classify_failure(e: BaseException) -> dict:
         return {"kind": "misconception", "message": e.why, "diff": e.diff, "where": where, "line": line}
     if isinstance(e, NotImplementedError):
         return {"kind": "not_implemented", "message": "still raises NotImplementedError: not written yet"}
+    if isinstance(e, OSError) and e.errno == errno.EFBIG:
+        return {"kind": "output", "message": "wrote more output than the grader allows"}
     if isinstance(e, MemoryError):
         return {"kind": "memory", "message": "ran out of memory (MemoryError) under the step's memory limit"}
     if isinstance(e, pytest.fail.Exception):

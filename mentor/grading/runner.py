@@ -32,6 +32,8 @@ STATUS_MESSAGES = {
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class
+
     name: str
     outcome: str  # passed | failed | skipped | missing
     doc: str = ""
@@ -256,7 +258,7 @@ def verdict(report: Report, returncode: int, timed_out: bool, req: GradeRequest,
             "tensor far larger than the task needs (an accidental broadcast to (N, N), a copy per step).",
             tests, output=output,
         )  # fmt: skip
-    if returncode == -signal.SIGXFSZ:
+    if returncode == -signal.SIGXFSZ or any(t.kind == "output" for t in tests):
         return GradeResult(
             "crashed",
             f"Your code in {file} wrote more than {OUTPUT_CAP_BYTES >> 20} MB of output; the grader was stopped.",

@@ -1,0 +1,118 @@
+"""A malformed course gives one clear error naming file, step and field; a good one loads."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mentor.curriculum import CurriculumError, load_course
+from mentor.paths import content_root
+
+
+@pytest.fixture
+def content(tmp_path) -> Path:
+    """A private copy of the course content that a test may break."""
+    root = tmp_path / "content"
+    for folder in ("curriculum", "exercises", "solutions"):
+        shutil.copytree(content_root() / folder, root / folder)
+    return root
+
+
+def edit_first_step(content: Path, change) -> Path:
+    path = content / "curriculum" / "phase1.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data["lessons"][0]["steps"][0], data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def error_for(content: Path) -> str:
+    with pytest.raises(CurriculumError) as e:
+        load_course(content)
+    return str(e.value)
+
+
+def test_the_shipped_course_loads_with_unique_ids(course):
+    ids = [s.id for s in course.steps]
+    assert len(ids) == len(set(ids)) and ids[0] == "p1.neuron.forward"
+
+
+def test_unknown_field_is_named_with_its_step(content):
+    edit_first_step(content, lambda s, d: s.update(colour="blue"))
+    msg = error_for(content)
+    assert "phase1.yaml" in msg and "p1.neuron.forward" in msg and "colour" in msg
+
+
+def test_missing_required_field_is_named(content):
+    edit_first_step(content, lambda s, d: s.pop("grader"))
+    msg = error_for(content)
+    assert "p1.neuron.forward" in msg and "grader" in msg and "Field required" in msg
+
+
+def test_wrong_type_in_a_check_names_the_check_field(content):
+    edit_first_step(content, lambda s, d: s["checks"][0]["answer"].update(numeric="lots"))
+    msg = error_for(content)
+    assert "checks[0].answer.numeric" in msg and "p1.neuron.forward" in msg
+
+
+def test_duplicate_step_id_is_rejected(content):
+    def dup(step, data):
+        data["lessons"][0]["steps"].append(dict(step))
+
+    edit_first_step(content, dup)
+    assert "duplicate" in error_for(content)
+
+
+def test_unknown_prerequisite_is_rejected(content):
+    edit_first_step(content, lambda s, d: s.update(requires=["p9.nothing"]))
+    msg = error_for(content)
+    assert "requires" in msg and "p9.nothing" in msg
+
+
+def test_fewer_than_three_hint_tiers_is_rejected(content):
+    edit_first_step(content, lambda s, d: s.update(hints=s["hints"][:2]))
+    assert "field hints" in error_for(content)
+
+
+def test_answer_with_two_kinds_is_rejected(content):
+    edit_first_step(content, lambda s, d: s["checks"][0]["answer"].update(exact=["x"]))
+    assert "exactly one of" in error_for(content)
+
+
+def test_choice_answer_must_be_one_of_the_choices(content):
+    edit_first_step(content, lambda s, d: s["checks"][0].update(choices=["x", "y"], answer={"choice": "c"}))
+    assert "not one of the choices" in error_for(content)
+
+
+def test_missing_exercise_file_is_named(content):
+    (content / "exercises" / "phase1" / "neuron.py").unlink()
+    msg = error_for(content)
+    assert "field exercise" in msg and "neuron.py" in msg
+
+
+def test_missing_grader_file_is_named(content):
+    edit_first_step(content, lambda s, d: s.update(grader="phase1/test_nothing.py"))
+    assert "field grader" in error_for(content)
+
+
+def test_yaml_syntax_error_names_the_line(content):
+    path = content / "curriculum" / "phase1.yaml"
+    path.write_text(path.read_text() + "\n  - [unclosed\n")
+    msg = error_for(content)
+    assert "phase1.yaml:" in msg and "not valid YAML" in msg
+
+
+def test_a_changed_file_is_revalidated_despite_the_cache(content, tmp_path):
+    load_course(content, cache_dir=tmp_path / "cache")
+    edit_first_step(content, lambda s, d: s.update(colour="blue"))
+    with pytest.raises(CurriculumError):
+        load_course(content, cache_dir=tmp_path / "cache")
+
+
+def test_cached_course_equals_the_parsed_one(content, tmp_path):
+    first = load_course(content, cache_dir=tmp_path / "cache")
+    assert list((tmp_path / "cache").glob("course-*.pickle"))
+    second = load_course(content, cache_dir=tmp_path / "cache")
+    assert [s.id for s in first.steps] == [s.id for s in second.steps]
+    assert second.steps[0].checks == first.steps[0].checks

@@ -1,0 +1,137 @@
+"""The grader runs learner code in a separate, limited process; every way it can go wrong has its own verdict."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mentor.grading.runner import GradeRequest, grade
+from mentor.paths import content_root
+
+GRADER = "phase1/test_neuron.py"
+REFERENCE = content_root() / "solutions" / "phase1" / "neuron.py"
+SOLUTION = REFERENCE.read_text()
+
+
+def run(tmp_path: Path, source: str, **limits):
+    sub = tmp_path / "neuron.py"
+    sub.write_text(source)
+    return grade(GradeRequest(GRADER, sub, REFERENCE, tmp_path, **limits))
+
+
+def test_reference_passes_with_every_test_reported(tmp_path):
+    result = run(tmp_path, SOLUTION)
+    assert result.status == "passed" and len(result.tests) == 5
+    assert all(t.outcome == "passed" for t in result.tests)
+
+
+def test_misconception_message_and_value_diff_reach_the_learner(tmp_path):
+    result = run(tmp_path, SOLUTION.replace("x @ w + b", "x @ w"))
+    failing = {t.name: t for t in result.tests if t.outcome != "passed"}
+    assert result.status == "failed" and "test_bias_added_once" in failing
+    bias = failing["test_bias_added_once"]
+    assert "bias is missing" in bias.message and "largest difference" in bias.diff
+    assert "expect_close" not in bias.message + bias.diff  # never the grader's source
+
+
+def test_exception_in_learner_code_points_at_their_line(tmp_path):
+    result = run(tmp_path, SOLUTION.replace("z = x @ w + b", "z = x @ w.reshape(1, -1) + b"))
+    t = next(t for t in result.tests if t.kind == "exception")
+    assert "ValueError" in t.message and t.where.endswith("neuron.py:7") and "reshape" in t.line
+
+
+def test_syntax_error_is_one_clear_message_with_the_line(tmp_path):
+    result = run(tmp_path, SOLUTION.replace("def neuron_forward(", "def neuron_forward(("))
+    assert result.status == "error" and "cannot parse" in result.message
+    assert result.where.endswith("neuron.py:6")
+
+
+def test_exception_at_import_is_reported_as_such(tmp_path):
+    result = run(tmp_path, "import numpy_typo_module\n" + SOLUTION)
+    assert result.status == "error" and "ModuleNotFoundError" in result.message and result.where.endswith(":1")
+
+
+def test_exit_at_import_is_not_a_pass(tmp_path):
+    result = run(tmp_path, "import sys\nsys.exit(0)\n")
+    assert result.status == "error" and "SystemExit" in result.message
+
+
+def test_infinite_loop_times_out_and_the_whole_process_tree_dies(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    source = SOLUTION + f"""
+import subprocess
+_child = subprocess.Popen(["sleep", "600"])
+open({str(pidfile)!r}, "w").write(str(_child.pid))
+
+def neuron_forward(x, w, b, activation=None):
+    while True:
+        pass
+"""
+    start = time.monotonic()
+    result = run(tmp_path, source, timeout_s=4)
+    assert result.status == "timeout" and "4s limit" in result.message and "test_output_shape" in result.message
+    assert time.monotonic() - start < 15
+    time.sleep(0.2)
+    assert not running(int(pidfile.read_text()))
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for a reaper."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_memory_cap_stops_a_huge_allocation(tmp_path):
+    source = SOLUTION + """
+def neuron_forward(x, w, b, activation=None):
+    big = np.ones((1 << 30,))  # 8 GiB
+    return x @ w + b
+"""
+    result = run(tmp_path, source, memory_mb=600)
+    assert result.status == "memory" and "600 MB" in result.message
+
+
+def test_leaving_the_interpreter_mid_test_is_a_crash_not_a_pass(tmp_path):
+    source = SOLUTION + """
+import os
+def neuron_forward(x, w, b, activation=None):
+    os._exit(0)
+"""
+    result = run(tmp_path, source)
+    assert result.status == "crashed" and "before every test had run" in result.message
+    assert any(t.outcome == "missing" for t in result.tests)
+
+
+def test_segfault_is_named(tmp_path):
+    source = SOLUTION + """
+import ctypes
+def neuron_forward(x, w, b, activation=None):
+    return ctypes.string_at(0)
+"""
+    result = run(tmp_path, source)
+    assert result.status == "crashed" and "SIGSEGV" in result.message
+
+
+def test_skipping_tests_from_learner_code_does_not_pass(tmp_path):
+    source = SOLUTION + """
+import pytest
+def neuron_forward(x, w, b, activation=None):
+    pytest.skip("nothing to see")
+"""
+    result = run(tmp_path, source)
+    assert result.status == "failed" and all(t.outcome == "skipped" for t in result.tests)
+
+
+def test_runaway_output_is_capped(tmp_path):
+    source = SOLUTION + """
+import sys
+def neuron_forward(x, w, b, activation=None):
+    while True:
+        sys.__stdout__.write("spam " * 20000)
+"""
+    result = run(tmp_path, source, timeout_s=30)
+    assert result.status == "crashed" and "MB of output" in result.message
+    assert len(result.output) < 10_000
