@@ -1,0 +1,252 @@
+"""The CLI as a learner and a script use it: in-process through Typer's runner and as real subprocesses."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mentor.cli import app
+from mentor.paths import content_root
+
+FIRST = "p1.neuron.forward"
+FIRST_ANSWERS = ["--answer", "flops=2*64*128", "--answer", "output-shape=(64,)"]
+runner = CliRunner()
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch) -> Path:
+    """A fresh workspace made by `mentor init`, as the current folder."""
+    root = tmp_path / "ws"
+    assert runner.invoke(app, ["init", str(root)]).exit_code == 0
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("MENTOR_WORKSPACE", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapping inside the lines we look for
+    return root
+
+
+def mentor(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def solve(ws: Path, step_id: str) -> None:
+    step = next(s for s in _course().steps if s.id == step_id)
+    shutil.copy(content_root() / step.solution, ws / step.exercise)
+
+
+def _course():
+    from mentor.curriculum import load_course
+
+    return load_course(content_root())
+
+
+def test_init_creates_stubs_marker_and_an_empty_store(ws):
+    assert (ws / "mentor.toml").is_file() and (ws / "progress.db").is_file()
+    assert (ws / "exercises" / "phase1" / "neuron.py").read_text() == (content_root() / "exercises/phase1/neuron.py").read_text()
+    assert not (ws / "solutions").exists()
+
+
+def test_init_refuses_a_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "notes.txt").write_text("mine")
+    result = mentor("init", str(tmp_path / "x"))
+    assert result.exit_code == 2 and "not empty" in result.output
+
+
+def test_next_shows_step_concept_task_file_and_command(ws):
+    result = mentor("next")
+    assert result.exit_code == 0
+    for text in ("Phase 1", "A neuron's forward pass", "Your task", "exercises/phase1/neuron.py", "mentor check"):
+        assert text in result.output
+
+
+def test_outside_a_workspace_every_command_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for cmd in (["next"], ["list"], ["check"], ["progress"]):
+        result = mentor(*cmd)
+        assert result.exit_code == 2 and "mentor init" in result.output
+
+
+def test_untouched_stub_reads_as_not_started(ws):
+    result = mentor("check", "--json")
+    data = json.loads(result.output)
+    assert result.exit_code == 1 and data["passed"] is False and data["status"] == "not_started"
+    assert data["id"] == FIRST and data["exercise"] == "exercises/phase1/neuron.py"
+
+
+def test_failed_check_shows_the_misconception_and_the_values(ws):
+    solve(ws, FIRST)
+    path = ws / "exercises/phase1/neuron.py"
+    path.write_text(path.read_text().replace("x @ w + b", "x @ w"))
+    result = mentor("check")
+    assert result.exit_code == 1
+    assert "bias is missing" in result.output and "largest difference" in result.output
+    assert "mentor hint" in result.output
+
+
+def test_pass_and_answers_master_the_step_and_unlock_the_next(ws):
+    solve(ws, FIRST)
+    result = mentor("check", *FIRST_ANSWERS)
+    assert result.exit_code == 0, result.output
+    assert f"Mastered {FIRST}" in result.output
+    steps = json.loads(mentor("list", "--json").output)["steps"]
+    assert steps[0]["state"] == "mastered"
+    if len(steps) > 1:
+        assert steps[1]["state"] == "available" and "Unlocked" in result.output
+        assert steps[1]["title"] in mentor("next").output
+
+
+def test_a_pass_without_answers_leaves_the_checks_open(ws):
+    solve(ws, FIRST)
+    result = mentor("check")
+    assert result.exit_code == 0 and "Reasoning checks still open" in result.output
+    assert json.loads(mentor("list", "--json").output)["steps"][0]["state"] == "passed"
+
+
+def test_a_wrong_answer_is_recorded_and_does_not_master(ws):
+    solve(ws, FIRST)
+    mentor("check")
+    result = mentor("answer", FIRST, "--answer", "flops=8192", "--answer", "output-shape=(64,)")
+    assert "not quite" in result.output
+    progress = json.loads(mentor("progress", "--json").output)
+    assert progress["steps"][0]["state"] == "passed"
+    assert progress["steps"][0]["checks_correct"] == ["output-shape"]
+    assert len(progress["store"]["tables"]["answers"]) == 2
+
+
+def test_answers_are_refused_before_the_grader_passes(ws):
+    result = mentor("answer", FIRST, "--answer", "flops=16384")
+    assert result.exit_code == 1 and "pass the grader first" in result.output
+
+
+def test_malformed_answer_option_is_a_usage_error(ws):
+    solve(ws, FIRST)
+    assert mentor("check", "--answer", "nonsense").exit_code == 2
+    assert mentor("check", "--answer", "flops=lots").exit_code == 2
+
+
+def test_locked_step_cannot_be_checked(ws):
+    steps = _course().steps
+    if len(steps) < 2:
+        pytest.skip("needs two steps")
+    result = mentor("check", steps[1].id)
+    assert result.exit_code == 1 and "locked" in result.output
+
+
+def test_unknown_step_exits_2(ws):
+    assert mentor("check", "no-such-step").exit_code == 2
+
+
+def test_hints_come_tier_by_tier_and_are_recorded(ws):
+    first = mentor("hint").output
+    second = mentor("hint").output
+    assert "Hint 1/3" in first and "Hint 2/3" not in first and "Hint 2/3" in second
+    assert json.loads(mentor("progress", "--json").output)["phases"][0]["hints"] == 2
+
+
+def test_ask_offline_uses_the_last_check_and_the_next_hint(ws):
+    solve(ws, FIRST)
+    path = ws / "exercises/phase1/neuron.py"
+    path.write_text(path.read_text().replace("x @ w + b", "x @ w"))
+    mentor("check")
+    result = mentor("ask", "--question", "why?")
+    assert result.exit_code == 0 and "bias is missing" in result.output and "Hint 1/3" in result.output
+
+
+def test_progress_reports_per_phase(ws):
+    mentor("check")
+    data = json.loads(mentor("progress", "--json").output)
+    phase = data["phases"][0]
+    assert phase["number"] == 1 and phase["attempts"] == 1 and phase["mastered"] == 0
+    assert phase["total"] == len([s for s in _course().steps if s.phase == 1])
+    assert "Progress" in mentor("progress").output
+
+
+def test_reset_restores_the_stub_and_keeps_a_backup(ws):
+    solve(ws, FIRST)
+    mine = (ws / "exercises/phase1/neuron.py").read_text()
+    result = mentor("reset", FIRST, "--yes")
+    assert result.exit_code == 0
+    assert "NotImplementedError" in (ws / "exercises/phase1/neuron.py").read_text()
+    backups = list((ws / ".mentor" / "backups").iterdir())
+    assert len(backups) == 1 and backups[0].read_text() == mine
+
+
+def test_missing_exercise_file_says_how_to_restore_it(ws):
+    (ws / "exercises/phase1/neuron.py").unlink()
+    result = mentor("check")
+    assert result.exit_code == 2 and f"mentor reset {FIRST}" in result.output
+
+
+def test_solution_is_shown_only_after_mastery(ws):
+    assert mentor("solution", FIRST).exit_code == 1
+    solve(ws, FIRST)
+    mentor("check", *FIRST_ANSWERS)
+    result = mentor("solution", FIRST)
+    assert result.exit_code == 0 and "def neuron_forward" in result.output
+
+
+def test_hardware_names_a_profile(ws):
+    data = json.loads(mentor("hardware", "--json").output)
+    assert data["profile"] in ("cpu-8gb", "gpu-16gb") and data["machine"]["cores"] >= 1
+
+
+def test_broken_course_content_is_one_clear_error(ws, tmp_path, monkeypatch):
+    content = tmp_path / "content"
+    for folder in ("curriculum", "exercises", "solutions"):
+        shutil.copytree(content_root() / folder, content / folder)
+    path = content / "curriculum" / "phase1.yaml"
+    path.write_text(path.read_text().replace("objective:", "objectiv:", 1))
+    monkeypatch.setenv("MENTOR_CONTENT", str(content))
+    result = mentor("next")
+    assert result.exit_code == 2 and "phase1.yaml" in result.output and "Traceback" not in result.output
+
+
+# -- as real subprocesses ----------------------------------------------------------------------
+def cli(*args, cwd, **kw):
+    return subprocess.run([sys.executable, "-m", "mentor", *args], cwd=cwd, capture_output=True, text=True, **kw)
+
+
+def test_python_dash_m_runs_the_whole_flow(tmp_path):
+    assert cli("init", "ws", cwd=tmp_path).returncode == 0
+    ws = tmp_path / "ws"
+    assert cli("next", cwd=ws).returncode == 0
+    failed = cli("check", "--json", cwd=ws)
+    assert failed.returncode == 1 and json.loads(failed.stdout)["status"] == "not_started"
+    solve(ws, FIRST)
+    passed = cli("check", "--json", *FIRST_ANSWERS, cwd=ws)
+    data = json.loads(passed.stdout)
+    assert passed.returncode == 0 and data["passed"] and data["checks_pending"] == []
+    assert json.loads(cli("list", "--json", cwd=ws).stdout)["steps"][0]["state"] == "mastered"
+
+
+def test_everyday_commands_do_not_import_numpy_or_torch(ws):
+    code = (
+        "import sys, runpy; sys.argv = ['mentor', '{cmd}']\n"
+        "try:\n    runpy.run_module('mentor', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "assert 'numpy' not in sys.modules and 'torch' not in sys.modules, '{cmd}'"
+    )
+    for cmd in ("next", "list", "progress", "hint"):
+        proc = subprocess.run([sys.executable, "-c", code.format(cmd=cmd)], cwd=ws, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+
+def test_ctrl_c_during_check_stops_the_grader_and_records_an_interrupted_attempt(ws):
+    path = ws / "exercises/phase1/neuron.py"
+    path.write_text("import time\n\ndef neuron_forward(x, w, b, activation=None):\n    time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "mentor", "check"], cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Ctrl-C" in err
+    attempts = json.loads(cli("progress", "--json", cwd=ws).stdout)["store"]["tables"]["attempts"]
+    assert [a["status"] for a in attempts] == ["interrupted"]
+    leftovers = subprocess.run(["pgrep", "-f", f"MENTOR_SUBMISSION={path}"], capture_output=True)
+    assert leftovers.returncode == 1
