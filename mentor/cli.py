@@ -570,9 +570,39 @@ def verify(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def _fast_call(argv: list[str]):
+    """The everyday commands in their plain forms, as a call that skips building Typer's command tree.
+
+    Building it imports pydantic and click's machinery on every run (~150 ms), which is most of the
+    start-up cost of `mentor next`. Any other form, `--help` included, goes through Typer as usual.
+    """
+    if not argv:
+        return None
+    name, rest = argv[0], argv[1:]
+    as_json = "--json" in rest
+    args = [a for a in rest if a != "--json"]
+    if any(a.startswith("-") for a in args) or len(args) > (1 if name in ("check", "hint") else 0):
+        return None
+    step_id = args[0] if args else None
+    return {
+        "next": None if as_json else lambda: next(),
+        "list": lambda: list_steps(as_json=as_json),
+        "progress": lambda: progress(as_json=as_json),
+        "check": lambda: check(step_id=step_id, as_json=as_json, answers=None),
+        "hint": None if as_json else lambda: hint(step_id=step_id),
+    }.get(name)
+
+
 def main() -> None:
     try:
-        app()
+        fast = _fast_call(sys.argv[1:])
+        if fast is None:
+            app()
+        else:
+            try:
+                fast()
+            except typer.Exit as e:
+                sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(130)

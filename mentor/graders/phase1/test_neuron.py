@@ -50,11 +50,11 @@ def test_activation_applied_after_sum(submission, reference, batch):
     )
 
 
-def test_single_example(submission, reference):
-    """works for a batch of one"""
+def test_single_example(submission):
+    """works for a batch of one, checked against a value computed by hand"""
     x, w = np.array([[1.0, 2.0]]), np.array([0.5, -1.0])
     expect_close(
         submission.neuron_forward(x, w, 0.25),
-        reference.neuron_forward(x, w, 0.25),
+        np.array([1.0 * 0.5 + 2.0 * -1.0 + 0.25]),  # -1.25: independent of the reference
         "a batch of one example (N=1) must work too: avoid squeezing or indexing away the batch axis",
     )
