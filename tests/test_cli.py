@@ -250,3 +250,40 @@ def test_ctrl_c_during_check_stops_the_grader_and_records_an_interrupted_attempt
     assert [a["status"] for a in attempts] == ["interrupted"]
     leftovers = subprocess.run(["pgrep", "-f", f"MENTOR_SUBMISSION={path}"], capture_output=True)
     assert leftovers.returncode == 1
+
+
+def test_reasoning_checks_are_asked_interactively_in_a_terminal(ws):
+    import pty
+    import select
+
+    solve(ws, FIRST)
+    master, slave = pty.openpty()
+    env = dict(os.environ, COLUMNS="120", TERM="dumb")
+    proc = subprocess.Popen([sys.executable, "-m", "mentor", "check"], cwd=ws, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+
+    def read_until(text: bytes, timeout=60):
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while text not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+        assert text in seen, seen.decode(errors="replace")[-2000:]
+
+    read_until(b"Reasoning check 1/2")
+    read_until(b"Your answer")
+    os.write(master, b"8192\n")  # wrong first: the check's hint is shown and it asks again
+    read_until(b"not quite")
+    os.write(master, b"2*64*128\n")
+    read_until(b"Reasoning check 2/2")
+    read_until(b"Your answer", timeout=10)
+    os.write(master, b"(64,)\n")
+    read_until(b"Mastered")
+    assert proc.wait(timeout=30) == 0
+    os.close(master)
+    answers = json.loads(cli("progress", "--json", cwd=ws).stdout)["store"]["tables"]["answers"]
+    assert [(a["check_id"], a["correct"]) for a in answers] == [("flops", 0), ("flops", 1), ("output-shape", 1)]
