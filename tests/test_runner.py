@@ -135,3 +135,12 @@ def neuron_forward(x, w, b, activation=None):
     result = run(tmp_path, source, timeout_s=30)
     assert result.status == "crashed" and "MB of output" in result.message
     assert len(result.output) < 10_000
+
+
+def test_patching_numpy_comparisons_does_not_fool_the_grader(tmp_path):
+    source = SOLUTION.replace("x @ w + b", "x @ w") + """
+np.allclose = lambda *a, **k: True
+np.isfinite = lambda a: np.ones_like(a, dtype=bool)
+"""
+    result = run(tmp_path, source)
+    assert result.status == "failed" and any("bias is missing" in t.message for t in result.tests)

@@ -96,3 +96,23 @@ def test_export_holds_every_row(tmp_path):
     store.record_hint("a", 1)
     tables = store.export()["tables"]
     assert (len(tables["attempts"]), len(tables["test_results"]), len(tables["hints"])) == (1, 2, 1)
+
+
+def test_twenty_concurrent_writers_lose_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "progress.db"
+    ProgressStore(path).connect()
+    code = (
+        "import sys; from mentor.progress import ProgressStore; from mentor.grading.runner import GradeResult, TestResult\n"
+        "s = ProgressStore(sys.argv[1])\n"
+        "for i in range(5):\n"
+        "    s.record_attempt(sys.argv[2], GradeResult('failed', 'm', tests=[TestResult(name='t', outcome='failed')]))\n"
+        "    s.record_hint(sys.argv[2], i + 1)\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), f"s{i}"], stderr=subprocess.PIPE) for i in range(20)]
+    errors = [p.communicate()[1].decode() for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for e in errors if e][:1]
+    tables = ProgressStore(path).export()["tables"]
+    assert (len(tables["attempts"]), len(tables["test_results"]), len(tables["hints"])) == (100, 100, 100)

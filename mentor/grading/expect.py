@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+import numpy as np
+
+# Bound when the grader starts, before any learner code runs: a submission that patches
+# `np.allclose` or `np.isfinite` cannot change what the grader compares with.
+_allclose, _asarray, _isfinite, _errstate = np.allclose, np.asarray, np.isfinite, np.errstate
+
 
 class Misconception(AssertionError):
     """A failed expectation: `why` names the likely misconception, `diff` shows the values."""
@@ -24,14 +30,12 @@ def expect(condition: bool, why: str, diff: str = "") -> None:
 
 def as_array(value: Any, what: str = "your function"):
     """The learner's return value as a NumPy array, or a Misconception saying what came back."""
-    import numpy as np
-
     if value is None:
         raise Misconception(f"{what} returned None: did you forget `return`?")
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
     try:
-        return np.asarray(value, dtype=float) if not isinstance(value, np.ndarray) else value
+        return _asarray(value, dtype=float) if not isinstance(value, np.ndarray) else value
     except (TypeError, ValueError):
         raise Misconception(f"{what} should return an array, got {type(value).__name__}") from None
 
@@ -42,10 +46,8 @@ def expect_shape(actual: Any, shape: Sequence[int], why: str) -> None:
 
 
 def expect_finite(actual: Any, why: str) -> None:
-    import numpy as np
-
     arr = as_array(actual)
-    bad = ~np.isfinite(arr)
+    bad = ~_isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise Misconception(why, f"{int(bad.sum())} of {arr.size} values are nan/inf, first at index {idx}: {arr[idx]}")
@@ -53,19 +55,15 @@ def expect_finite(actual: Any, why: str) -> None:
 
 def expect_close(actual: Any, expected: Any, why: str, *, rtol: float = 1e-6, atol: float = 1e-8) -> None:
     """`actual` matches `expected` in shape and value within rtol/atol."""
-    import numpy as np
-
     got, want = as_array(actual), as_array(expected)
     if got.shape != want.shape:
         raise Misconception(why, f"shape: got {got.shape}, expected {want.shape}")
-    if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=False):
+    if not _allclose(got, want, rtol=rtol, atol=atol, equal_nan=False):
         raise Misconception(why, value_diff(got, want))
 
 
 def value_diff(got, want) -> str:
     """A few lines a learner can read: the worst element, and both arrays abbreviated."""
-    import numpy as np
-
     with np.errstate(invalid="ignore"):
         err = np.abs(got.astype(float) - want.astype(float))
     err = np.where(np.isnan(err), np.inf, err)
@@ -82,9 +80,7 @@ def value_diff(got, want) -> str:
 
 def expect_raises_nothing(fn, *args, why: str, errstate: Optional[dict] = None, **kwargs):
     """Call `fn`; a NumPy floating-point warning (overflow, invalid) becomes a Misconception."""
-    import numpy as np
-
-    with np.errstate(**(errstate or {"over": "raise", "invalid": "raise", "divide": "raise"})):
+    with _errstate(**(errstate or {"over": "raise", "invalid": "raise", "divide": "raise"})):
         try:
             return fn(*args, **kwargs)
         except FloatingPointError as e:
