@@ -144,3 +144,17 @@ np.isfinite = lambda a: np.ones_like(a, dtype=bool)
 """
     result = run(tmp_path, source)
     assert result.status == "failed" and any("bias is missing" in t.message for t in result.tests)
+
+
+def test_an_empty_file_says_which_function_is_missing(tmp_path):
+    result = run(tmp_path, "")
+    assert result.status == "failed"
+    assert all("does not define `neuron_forward`" in t.message for t in result.tests)
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01\x02binary\xff", "x = 'caf\u00e9'\n".encode("latin-1")], ids=["binary", "latin-1"])
+def test_binary_or_non_utf8_files_are_a_clear_load_error(tmp_path, content):
+    sub = tmp_path / "neuron.py"
+    sub.write_bytes(content)
+    result = grade(GradeRequest(GRADER, sub, REFERENCE, tmp_path))
+    assert result.status == "error" and "cannot parse" in result.message

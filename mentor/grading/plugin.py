@@ -147,6 +147,8 @@ def classify_failure(e: BaseException) -> dict:
         return {"kind": "memory", "message": "ran out of memory (MemoryError) under the step's memory limit"}
     if isinstance(e, pytest.fail.Exception):
         return {"kind": "load_error", "message": str(e)}
+    if isinstance(e, AttributeError) and getattr(getattr(e, "obj", None), "__file__", None) == os.environ.get(SUBMISSION_ENV):
+        return {"kind": "exception", "message": f"your file does not define `{e.name}`: keep the names the stub gives"}
     where, line = _learner_frame(e)
     if isinstance(e, AssertionError) and not where:
         return {"kind": "misconception", "message": str(e) or "an expectation of the grader failed"}
