@@ -12,7 +12,7 @@ from mentor.grading.expect import expect_close, expect_raises_nothing
 # and rejects every missing factor or term, which are off by O(0.1).
 H = 1e-5
 NUM = dict(rtol=1e-5, atol=1e-7)
-HUGE = (-1000.0, -100.0, -1.0, 0.0, 1.0, 100.0, 1000.0)
+HUGE = (-1000.0, -100.0, 100.0, 1000.0)  # the extremes only: the *_matches_numerical tests cover the middle
 
 
 def _sigmoid(x):

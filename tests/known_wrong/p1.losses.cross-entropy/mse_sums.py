@@ -1,0 +1,5 @@
+MISCONCEPTION = "not a sum"
+
+
+def mse(pred, target):
+    return np.sum((pred - target) ** 2)
