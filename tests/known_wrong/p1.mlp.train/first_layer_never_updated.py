@@ -1,0 +1,13 @@
+MISCONCEPTION = "not every parameter follows gradient descent"
+
+
+def train(x, labels, hidden, lr, steps, seed=0):
+    classes = int(labels.max()) + 1
+    params = init_params(x.shape[1], hidden, classes, seed)
+    losses = []
+    for _ in range(steps):
+        loss, grads = loss_and_grads(params, x, labels)
+        losses.append(loss)
+        for name in ("b1", "W2", "b2"):  # W1 keeps its random initial value
+            params[name] = params[name] - lr * grads[name]
+    return params, losses
