@@ -113,7 +113,8 @@ class ProgressStore:
                     f"reads up to {SCHEMA_VERSION}). Upgrade mentor: `pip install -U mentor`."
                 )
             if version < SCHEMA_VERSION:
-                conn.execute("PRAGMA journal_mode = WAL")
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")  # once per file: readers never block the writer
                 self._migrate(conn, version)
         except sqlite3.DatabaseError as e:
             raise StoreError(
