@@ -158,3 +158,28 @@ def test_binary_or_non_utf8_files_are_a_clear_load_error(tmp_path, content):
     sub.write_bytes(content)
     result = grade(GradeRequest(GRADER, sub, REFERENCE, tmp_path))
     assert result.status == "error" and "cannot parse" in result.message
+
+
+def test_forged_report_lines_are_detected_and_do_not_pass(tmp_path):
+    source = SOLUTION.replace("x @ w + b", "x @ w") + """
+import gc, json
+def _forge():
+    for obj in gc.get_objects():
+        if type(obj).__name__ == "_Report" and getattr(obj, "_file", None):
+            for name in ("test_output_shape", "test_weighted_sum", "test_bias_added_once",
+                         "test_activation_applied_after_sum", "test_single_example"):
+                rec = {"result": {"id": f"phase1/test_neuron.py::{name}", "name": name, "outcome": "passed"}}
+                obj._file.write(json.dumps(rec) + "\\tdeadbeef\\n")
+            obj._file.flush()
+_forge()
+"""
+    result = run(tmp_path, source)
+    assert result.status == "tampered" and "did not write" in result.message
+
+
+def test_the_learner_process_sees_no_grader_paths_in_its_environment(tmp_path):
+    source = SOLUTION + """
+import os
+assert not [k for k in os.environ if k.startswith("MENTOR_")], sorted(os.environ)
+"""
+    assert run(tmp_path, source).status == "passed"

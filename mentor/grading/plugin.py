@@ -9,6 +9,8 @@ verdict from that report, never from pytest's exit code.
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import importlib.util
 import json
 import os
@@ -23,25 +25,51 @@ from mentor.grading.expect import Misconception
 SUBMISSION_ENV = "MENTOR_SUBMISSION"
 REFERENCE_ENV = "MENTOR_REFERENCE"
 REPORT_ENV = "MENTOR_REPORT"
+KEY_FD_ENV = "MENTOR_KEY_FD"  # a pipe holding the key that signs each report line
+
+
+def _signer(key: bytes):
+    def sign(line: str) -> str:
+        return hmac.new(key, line.encode("utf-8"), hashlib.sha256).hexdigest() if key else ""
+
+    return sign
 
 
 class _Report:
-    def __init__(self, path: str | None):
+    """Where results go. Each line carries an HMAC under a key the runner handed over a pipe, so
+    lines written by anything but this plugin (the learner's code, say) are recognised as forged."""
+
+    def __init__(self, path: str | None, key: bytes = b""):
         self._file = open(path, "a", encoding="utf-8") if path else None
+        self._sign = _signer(key)
 
     def write(self, record: dict) -> None:
         if self._file:
-            self._file.write(json.dumps(record) + "\n")
+            line = json.dumps(record)
+            self._file.write(f"{line}\t{self._sign(line)}\n")
             self._file.flush()
 
 
 _report = _Report(None)
 _load_errors: dict[str, dict] = {}
+_paths: dict[str, str] = {}
+
+
+def _read_key() -> bytes:
+    fd = os.environ.pop(KEY_FD_ENV, None)
+    if fd is None:
+        return b""
+    with os.fdopen(int(fd), "rb") as pipe:
+        return pipe.read()
 
 
 def pytest_configure(config):
+    """Runs before any learner code: take what the runner passed, and leave no trace of it."""
     global _report
-    _report = _Report(os.environ.get(REPORT_ENV))
+    for name in (SUBMISSION_ENV, REFERENCE_ENV, REPORT_ENV):
+        if name in os.environ:
+            _paths[name] = os.environ.pop(name)
+    _report = _Report(_paths.get(REPORT_ENV), _read_key())
 
 
 def pytest_collection_finish(session):
@@ -77,7 +105,7 @@ def load_module_from(path: str, name: str, isolate: bool = False):
 
 
 def _load_fixture_module(env: str, name_prefix: str):
-    path = os.environ.get(env)
+    path = _paths.get(env)
     if not path:
         pytest.fail(f"{env} is not set: run graders through `mentor check`", pytrace=False)
     if path in _load_errors:
@@ -125,7 +153,7 @@ def submission(reference):
 
 def _learner_frame(e: BaseException, path: str | None = None) -> tuple[str, str]:
     """The innermost traceback frame in the learner's file: where their code went wrong."""
-    path = path or os.environ.get(SUBMISSION_ENV, "")
+    path = path or _paths.get(SUBMISSION_ENV, "")
     target = os.path.realpath(path) if path else None
     found = ("", "")
     for frame in traceback.extract_tb(e.__traceback__):
@@ -147,7 +175,7 @@ def classify_failure(e: BaseException) -> dict:
         return {"kind": "memory", "message": "ran out of memory (MemoryError) under the step's memory limit"}
     if isinstance(e, pytest.fail.Exception):
         return {"kind": "load_error", "message": str(e)}
-    if isinstance(e, AttributeError) and getattr(getattr(e, "obj", None), "__file__", None) == os.environ.get(SUBMISSION_ENV):
+    if isinstance(e, AttributeError) and getattr(getattr(e, "obj", None), "__file__", None) == _paths.get(SUBMISSION_ENV):
         return {"kind": "exception", "message": f"your file does not define `{e.name}`: keep the names the stub gives"}
     where, line = _learner_frame(e)
     if isinstance(e, AssertionError) and not where:

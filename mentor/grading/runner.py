@@ -7,8 +7,11 @@ and the set of tests it collected, never from the exit code alone.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -47,7 +50,7 @@ class TestResult:
 
 @dataclass
 class GradeResult:
-    status: str  # passed | failed | not_started | error | timeout | memory | crashed | interrupted
+    status: str  # passed | failed | not_started | error | timeout | memory | crashed | tampered | interrupted
     message: str
     tests: list[TestResult] = field(default_factory=list)
     duration_s: float = 0.0
@@ -105,27 +108,36 @@ def _limit_resources(memory_mb: int):
     return apply
 
 
-def start_grader(req: GradeRequest, report_path: Path, output_file) -> subprocess.Popen:
+def start_grader(req: GradeRequest, report_path: Path, output_file, key: bytes) -> subprocess.Popen:
+    """Start the grader; the report key travels through a pipe, never the environment."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, key)
+    os.close(write_end)
     env = dict(os.environ)
     env.update(
         MENTOR_SUBMISSION=str(req.submission),
         MENTOR_REFERENCE=str(req.reference),
         MENTOR_REPORT=str(report_path),
+        MENTOR_KEY_FD=str(read_end),
         PYTHONUNBUFFERED="1",
         PYTHONFAULTHANDLER="1",
     )
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_PLUGINS", None)
-    return subprocess.Popen(
-        pytest_command(req.grader),
-        cwd=req.cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=output_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=_limit_resources(req.memory_mb),
-    )
+    try:
+        return subprocess.Popen(
+            pytest_command(req.grader),
+            cwd=req.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(read_end,),
+            preexec_fn=_limit_resources(req.memory_mb),
+        )
+    finally:
+        os.close(read_end)
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
@@ -142,7 +154,8 @@ def grade(req: GradeRequest, while_running=None) -> GradeResult:
     with tempfile.TemporaryDirectory(prefix="mentor-grade-") as tmp:
         report_path = Path(tmp) / "report.jsonl"
         with open(Path(tmp) / "output.txt", "w+b") as out:
-            proc = start_grader(req, report_path, out)
+            key = secrets.token_bytes(32)
+            proc = start_grader(req, report_path, out, key)
             timed_out = False
             try:
                 if while_running:
@@ -153,7 +166,7 @@ def grade(req: GradeRequest, while_running=None) -> GradeResult:
                 _kill_tree(proc)
             except KeyboardInterrupt:
                 _kill_tree(proc)
-                report = read_report(report_path)
+                report = read_report(report_path, key)
                 result = GradeResult(
                     "interrupted",
                     "Stopped by Ctrl-C: the grader was stopped and nothing counts as passed.",
@@ -163,7 +176,7 @@ def grade(req: GradeRequest, while_running=None) -> GradeResult:
                 raise GradingInterrupted(result) from None
             _kill_tree(proc)  # anything the learner's code left running in the group
             output = _read_output(out)
-            report = read_report(report_path)
+            report = read_report(report_path, key)
     result = verdict(report, proc.returncode, timed_out, req, output)
     result.duration_s = time.perf_counter() - start
     return result
@@ -185,6 +198,7 @@ class Report:
     results: dict[str, dict] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
     load_error: Optional[dict] = None
+    forged: int = 0  # lines whose signature does not verify
 
     def tests(self) -> list[TestResult]:
         names = self.collected or list(self.results)
@@ -206,17 +220,20 @@ def _short(nodeid: str) -> str:
     return nodeid.split("::")[-1]
 
 
-def read_report(path: Path) -> Report:
+def read_report(path: Path, key: bytes) -> Report:
     report = Report()
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return report
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
+    for i, line in enumerate(lines):
+        body, _, mac = line.rpartition("\t")
+        expected = hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(mac, expected):
+            if i < len(lines) - 1 or body:  # a last line cut short by a kill is not forgery
+                report.forged += 1
+            continue
+        record = json.loads(body)
         if "collected" in record and report.collected is None:
             report.collected = list(record["collected"])
         elif "result" in record:
@@ -237,6 +254,13 @@ def verdict(report: Report, returncode: int, timed_out: bool, req: GradeRequest,
             "timeout",
             f"Your code in {file} ran longer than the {req.timeout_s:g}s limit{running}: look for a loop "
             "that never ends or work that grows much faster than the input.",
+            tests, output=output,
+        )  # fmt: skip
+    if report.forged:
+        return GradeResult(
+            "tampered",
+            f"The grader's report holds {report.forged} line(s) it did not write: something in {file} "
+            "wrote to it. This attempt does not count; only the grader may report results.",
             tests, output=output,
         )  # fmt: skip
     if report.load_error:
