@@ -183,3 +183,12 @@ import os
 assert not [k for k in os.environ if k.startswith("MENTOR_")], sorted(os.environ)
 """
     assert run(tmp_path, source).status == "passed"
+
+
+def test_keyboard_interrupt_raised_by_learner_code_is_named(tmp_path):
+    source = SOLUTION + """
+def neuron_forward(x, w, b, activation=None):
+    raise KeyboardInterrupt
+"""
+    result = run(tmp_path, source)
+    assert result.status == "crashed" and "KeyboardInterrupt at" in result.message and "neuron.py:" in result.message

@@ -76,6 +76,11 @@ def pytest_collection_finish(session):
     _report.write({"collected": [item.nodeid for item in session.items]})
 
 
+def pytest_keyboard_interrupt(excinfo):
+    # The grader runs in its own session, so the learner's Ctrl-C never reaches it: this came from their code.
+    _report.write({"keyboard_interrupt": _learner_frame(excinfo.value)[0]})
+
+
 def pytest_runtest_logstart(nodeid, location):
     _report.write({"started": nodeid})
 

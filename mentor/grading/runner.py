@@ -199,6 +199,7 @@ class Report:
     started: list[str] = field(default_factory=list)
     load_error: Optional[dict] = None
     forged: int = 0  # lines whose signature does not verify
+    keyboard_interrupt: Optional[str] = None  # where the learner's code raised it, if it did
 
     def tests(self) -> list[TestResult]:
         names = self.collected or list(self.results)
@@ -240,6 +241,8 @@ def read_report(path: Path, key: bytes) -> Report:
             report.results[record["result"]["id"]] = record["result"]
         elif "started" in record:
             report.started.append(record["started"])
+        elif "keyboard_interrupt" in record:
+            report.keyboard_interrupt = record["keyboard_interrupt"] or "?"
         elif "load_error" in record and report.load_error is None:
             report.load_error = record["load_error"]
     return report
@@ -289,6 +292,14 @@ def verdict(report: Report, returncode: int, timed_out: bool, req: GradeRequest,
             tests, output=output,
         )  # fmt: skip
     missing = [t for t in tests if t.outcome == "missing"]
+    if report.keyboard_interrupt is not None:
+        at = f" at {report.keyboard_interrupt}" if report.keyboard_interrupt != "?" else ""
+        running = f" during test {report.last_started}" if report.last_started else ""
+        return GradeResult(
+            "crashed",
+            f"Your code raised KeyboardInterrupt{at}{running}; the grader stops there and nothing counts as passed.",
+            tests, output=output,
+        )  # fmt: skip
     if missing:
         how = f"killed by signal {signal.Signals(-returncode).name}" if returncode < 0 else f"exited with status {returncode}"
         return GradeResult(
