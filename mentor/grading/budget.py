@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from mentor.grading.expect import Misconception
@@ -54,3 +55,137 @@ def expect_within_ratio(
             f"ratio {ratio:.2f}x > allowed {max_ratio:.2f}x",
         )
     return ratio
+
+
+# -- budgets from the course YAML, per hardware profile --------------------------------------------
+BUDGET_KEYS = {
+    # key: (what it bounds, the usual cause when it is exceeded)
+    "latency_ratio": ("median time / reference median time", "a Python loop over elements where one vectorised call belongs, or work repeated inside a loop"),
+    "throughput_ratio": ("your units per second / reference units per second (a minimum)", "per-item Python work or a copy per item"),
+    "peak_memory_ratio": ("peak memory / reference peak memory", "a large intermediate: an accidental broadcast to (N, N), a one-hot matrix, a copy per step"),
+    "peak_memory_mb": ("peak memory in MB", "a large intermediate tensor that the task does not need"),
+    "memory_scaling": ("peak memory at 2x size / peak memory at 1x size", "memory that grows faster than the input, e.g. materialising a (T, T) matrix"),
+}  # fmt: skip
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    raise OSError(field)
+
+
+def _fixed_mmap_threshold() -> None:
+    """glibc only: large blocks always come from mmap and go back to the OS on free (see runner)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD; setting it also stops its dynamic growth
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def peak_bytes(fn: Callable[[], object], device: str = "cpu") -> int:
+    """Peak memory that `fn` adds above what was in use when it started.
+
+    CUDA: the allocator's max_memory_allocated. CPU on Linux: the process's peak resident set
+    (VmHWM), reset through /proc/self/clear_refs, which sees every allocation: NumPy, PyTorch and
+    native code alike. Elsewhere: tracemalloc, which sees NumPy's allocations but not PyTorch's.
+    """
+    import gc
+
+    gc.collect()
+    _fixed_mmap_threshold()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return max(0, torch.cuda.max_memory_allocated() - base)
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")  # resets VmHWM to the current resident set
+        base = _status_kb("VmRSS:")
+        fn()
+        return max(0, _status_kb("VmHWM:") - base) * 1024
+    except OSError:
+        import tracemalloc
+
+        tracemalloc.start()
+        try:
+            fn()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+@dataclass
+class Measurement:
+    budget: str
+    measured: float
+    allowed: float
+    learner: float
+    reference: float
+    unit: str
+    ok: bool
+    profile: str
+
+
+class Budgets:
+    """What a grader measures with (the `budget` fixture): limits from the YAML for the active profile.
+
+    Each check measures, records the figure for the progress store, and raises a Misconception
+    naming the budget, measured vs allowed, and the usual cause when it is over.
+    """
+
+    def __init__(self, limits: dict, profile: str = "", record: Callable[[dict], None] = lambda m: None):
+        self.limits, self.profile, self._record = dict(limits), profile, record
+
+    def allowed(self, key: str, default: float) -> float:
+        return float(self.limits.get(key, default))
+
+    def _check(self, key: str, measured: float, learner: float, reference: float, unit: str, why: str, default: float, minimum=False):
+        allowed = self.allowed(key, default)
+        ok = measured >= allowed if minimum else measured <= allowed
+        m = Measurement(key, measured, allowed, learner, reference, unit, ok, self.profile)
+        self._record(vars(m))
+        if not ok:
+            what, cause = BUDGET_KEYS[key]
+            bound = "at least" if minimum else "at most"
+            raise Misconception(
+                why or f"over the {key} budget",
+                f"budget {key} ({what}): measured {measured:.3g}, allowed {bound} {allowed:.3g} "
+                f"[yours {learner:.4g} {unit}, reference {reference:.4g} {unit}, profile {self.profile or 'default'}]\n"
+                f"usual cause: {cause}",
+            )
+        return measured
+
+    def latency(self, learner, reference, *, why: str = "", default: float = 3.0, repeat: int = 7) -> float:
+        mine, theirs = compare_speed(learner, reference, repeat)
+        return self._check("latency_ratio", mine / max(theirs, 1e-9), mine * 1e3, theirs * 1e3, "ms", why, default)
+
+    def throughput(self, learner, reference, *, units: int, why: str = "", default: float = 0.33, repeat: int = 7) -> float:
+        mine, theirs = compare_speed(learner, reference, repeat)
+        ours, ref = units / max(mine, 1e-9), units / max(theirs, 1e-9)
+        return self._check("throughput_ratio", ours / ref, ours, ref, "units/s", why, default, minimum=True)
+
+    def peak_memory(self, learner, reference, *, why: str = "", default: float = 2.0, device: str = "cpu") -> float:
+        theirs = peak_bytes(reference, device)
+        mine = peak_bytes(learner, device)
+        if "peak_memory_mb" in self.limits:
+            return self._check("peak_memory_mb", mine / 2**20, mine / 2**20, theirs / 2**20, "MB", why, 0)
+        floor = 1 << 20  # below a megabyte the allocator's granularity dominates the ratio
+        return self._check("peak_memory_ratio", max(mine, floor) / max(theirs, floor), mine / 2**20, theirs / 2**20, "MB", why, default)
+
+    def memory_scaling(self, run_at, size: int, *, why: str = "", default: float = 2.2, device: str = "cpu") -> float:
+        """`run_at(n)` returns a callable doing the work at size n; compares peaks at 2*size and size."""
+        small, large = peak_bytes(run_at(size), device), peak_bytes(run_at(2 * size), device)
+        floor = 1 << 16
+        ratio = max(large, floor) / max(small, floor)
+        return self._check("memory_scaling", ratio, large / 2**20, small / 2**20, "MB (2x vs 1x)", why, default)

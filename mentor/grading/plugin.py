@@ -25,6 +25,7 @@ from mentor.grading.expect import Misconception
 SUBMISSION_ENV = "MENTOR_SUBMISSION"
 REFERENCE_ENV = "MENTOR_REFERENCE"
 REPORT_ENV = "MENTOR_REPORT"
+BUDGET_ENV = "MENTOR_BUDGET"  # JSON: {"profile": name, "limits": {...}} for the `budget` fixture
 KEY_FD_ENV = "MENTOR_KEY_FD"  # a pipe holding the key that signs each report line
 
 
@@ -66,10 +67,16 @@ def _read_key() -> bytes:
 def pytest_configure(config):
     """Runs before any learner code: take what the runner passed, and leave no trace of it."""
     global _report
-    for name in (SUBMISSION_ENV, REFERENCE_ENV, REPORT_ENV):
+    for name in (SUBMISSION_ENV, REFERENCE_ENV, REPORT_ENV, BUDGET_ENV):
         if name in os.environ:
             _paths[name] = os.environ.pop(name)
     _report = _Report(_paths.get(REPORT_ENV), _read_key())
+    fraction = os.environ.pop("MENTOR_CUDA_MEMORY_FRACTION", None)
+    if fraction:  # grading a smaller card's profile on a bigger GPU
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.set_per_process_memory_fraction(float(fraction))
 
 
 def pytest_collection_finish(session):
@@ -154,6 +161,15 @@ def reference():
 def submission(reference):
     """The learner's exercise module. Depends on `reference` so expected code loads first."""
     return _load_fixture_module(SUBMISSION_ENV, "")
+
+
+@pytest.fixture(scope="session")
+def budget():
+    """Speed and memory budgets for the active hardware profile; every figure goes into the report."""
+    from mentor.grading.budget import Budgets
+
+    spec = json.loads(_paths.get(BUDGET_ENV) or "{}")
+    return Budgets(spec.get("limits", {}), spec.get("profile", ""), lambda m: _report.write({"measurement": m}))
 
 
 def _learner_frame(e: BaseException, path: str | None = None) -> tuple[str, str]:

@@ -57,6 +57,7 @@ class GradeResult:
     output: str = ""
     where: str = ""  # file:line of a syntax or import error
     line: str = ""
+    measurements: list[dict] = field(default_factory=list)  # budget figures the grader took
 
     @property
     def passed(self) -> bool:
@@ -74,6 +75,11 @@ class GradeRequest:
     cwd: Path
     timeout_s: float = 60.0
     memory_mb: int = 4096
+    profile: str = ""  # the hardware profile graded for
+    budget: dict = field(default_factory=dict)  # the step's budget limits for that profile
+    threads: int = 0  # pin BLAS/torch threads (0: leave as is)
+    hide_cuda: bool = False  # grade a CPU profile on a machine that has a GPU
+    cuda_memory_fraction: float = 0.0  # cap CUDA memory to this share of the device (0: no cap)
 
 
 class GradingInterrupted(Exception):
@@ -119,9 +125,20 @@ def start_grader(req: GradeRequest, report_path: Path, output_file, key: bytes) 
         MENTOR_REFERENCE=str(req.reference),
         MENTOR_REPORT=str(report_path),
         MENTOR_KEY_FD=str(read_end),
+        MENTOR_BUDGET=json.dumps({"profile": req.profile, "limits": req.budget}),
         PYTHONUNBUFFERED="1",
         PYTHONFAULTHANDLER="1",
+        # A fixed mmap threshold makes glibc return large blocks to the OS on free, so the peak
+        # resident set that memory budgets read is not hidden by memory cached from earlier calls.
+        MALLOC_MMAP_THRESHOLD_="131072",
     )
+    if req.threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env[var] = str(req.threads)
+    if req.hide_cuda:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    if req.cuda_memory_fraction:
+        env["MENTOR_CUDA_MEMORY_FRACTION"] = str(req.cuda_memory_fraction)
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_PLUGINS", None)
     try:
@@ -179,6 +196,7 @@ def grade(req: GradeRequest, while_running=None) -> GradeResult:
             report = read_report(report_path, key)
     result = verdict(report, proc.returncode, timed_out, req, output)
     result.duration_s = time.perf_counter() - start
+    result.measurements = report.measurements
     return result
 
 
@@ -200,6 +218,7 @@ class Report:
     load_error: Optional[dict] = None
     forged: int = 0  # lines whose signature does not verify
     keyboard_interrupt: Optional[str] = None  # where the learner's code raised it, if it did
+    measurements: list[dict] = field(default_factory=list)
 
     def tests(self) -> list[TestResult]:
         names = self.collected or list(self.results)
@@ -241,6 +260,8 @@ def read_report(path: Path, key: bytes) -> Report:
             report.results[record["result"]["id"]] = record["result"]
         elif "started" in record:
             report.started.append(record["started"])
+        elif "measurement" in record:
+            report.measurements.append(record["measurement"])
         elif "keyboard_interrupt" in record:
             report.keyboard_interrupt = record["keyboard_interrupt"] or "?"
         elif "load_error" in record and report.load_error is None:
