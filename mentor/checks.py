@@ -1,4 +1,5 @@
-"""Grading a learner's answer to a reasoning check: numbers (arithmetic allowed), shapes, words, choices."""
+"""Grading a learner's answer to a reasoning check: numbers (arithmetic allowed), shapes, words, choices,
+and free-text explanations judged by a rubric of required ideas."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import ast
 import math
 import operator
 import re
+from dataclasses import dataclass, field
 
 from mentor.curriculum import Check
 
@@ -59,9 +61,58 @@ def _normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().lower()).rstrip(".")
 
 
+OFFLINE_JUDGE = "the rubric's accepted phrasings"
+
+
+@dataclass
+class Verdict:
+    """A free-text answer judged against its rubric: which required ideas (numbered from 1) it states."""
+
+    found: list[int]
+    missing: list[int]
+    judged_by: str = OFFLINE_JUDGE
+    evidence: dict[int, str] = field(default_factory=dict)  # idea -> the learner's words that state it
+    note: str = ""  # e.g. why the tutor model could not judge it
+
+    @property
+    def correct(self) -> bool:
+        return not self.missing
+
+    def describe(self) -> str:
+        total = len(self.found) + len(self.missing)
+        if self.correct:
+            return f"All {total} required ideas are there (judged by {self.judged_by})."
+        # Ideas are named by number: quoting their phrasings would hand over the answer.
+        missing = ", ".join(str(i) for i in self.missing)
+        return f"{len(self.found)} of {total} required ideas found (judged by {self.judged_by}); not yet: idea {missing}."
+
+
+def _plain(text: str) -> str:
+    """Lowercase words and numbers only, so `1/sqrt(d_k)` and `1 / sqrt(d k)` read alike."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def mentions(text: str, phrasing: str) -> bool:
+    """Whether `text` contains `phrasing` starting at a word boundary (a phrasing may be a stem: `saturat`)."""
+    wanted = _plain(phrasing)
+    return bool(wanted) and re.search(rf"(?<![a-z0-9]){re.escape(wanted)}", _plain(text)) is not None
+
+
+def rubric_verdict(check: Check, text: str) -> Verdict:
+    """The offline verdict: an idea counts when the answer uses one of its accepted phrasings."""
+    if not text.strip():
+        raise AnswerError("write your explanation in a sentence or two")
+    found, missing = [], []
+    for i, phrasings in enumerate(check.answer.rubric, 1):
+        (found if any(mentions(text, p) for p in phrasings) else missing).append(i)
+    return Verdict(found, missing)
+
+
 def is_correct(check: Check, text: str) -> bool:
     """Raises AnswerError when the answer is not of the expected form."""
     a = check.answer
+    if a.rubric is not None:
+        return rubric_verdict(check, text).correct
     if a.numeric is not None:
         value = evaluate_number(text)
         return math.isclose(value, a.numeric, rel_tol=max(a.tolerance, 1e-9), abs_tol=1e-12)
@@ -86,4 +137,5 @@ def answer_form(check: Check) -> str:
         "shape": "a shape like (64, 128)",
         "choice": "the letter of your choice",
         "exact": "a word or short phrase",
+        "rubric": f"a sentence or two in your own words; to dispute a verdict: mentor ask --contest {check.id}",
     }[kind]

@@ -380,33 +380,82 @@ def hint(step_id: Optional[str] = StepArg) -> None:
 @app.command()
 def ask(
     step_id: Optional[str] = StepArg,
-    question: Optional[str] = typer.Option(None, "--question", "-q", help="What you are stuck on."),
+    question: Optional[str] = typer.Option(None, "--question", "-q", help="What you are stuck on (asked for in a terminal when left out)."),
+    check_connection: bool = typer.Option(False, "--check-connection", help="Only say whether the tutor endpoint answers, and with which model."),
+    no_log: bool = typer.Option(False, "--no-log", help="Keep this question and its answer out of progress.db."),
+    contest: Optional[str] = typer.Option(None, "--contest", metavar="CHECK", help="Have your last answer to a free-text check judged again."),
 ) -> None:
-    """Get help on a step: feedback from your last check plus the next hint.
+    """Ask the tutor about a step: Socratic help grounded in your last check, never the solution.
 
-    Example: mentor ask --question "why is my softmax nan?"
+    Any OpenAI-compatible endpoint: OPENAI_BASE_URL, OPENAI_API_KEY and MENTOR_MODEL, or a [tutor]
+    table in mentor.toml (the environment wins). Without one, or when it fails, the answer comes from
+    your last check and the next hint. Ctrl-C stops an answer and keeps what arrived.
+
+    Examples: mentor ask -q "why is my softmax nan?"    mentor ask --check-connection
     """
-    from mentor import ui
+    import re
+
+    from rich.text import Text
+
+    from mentor import tutor, ui
+    from mentor.gating import MASTERED
 
     s = _session()
+    try:
+        config = tutor.load_config(s.ws.root)
+    except tutor.TutorConfigError as e:
+        _fail(str(e), code=2)
+    if check_connection:
+        report = tutor.check_connection(config)
+        if not report.ok:
+            _fail(report.line, code=1)
+        ui.console.print(report.line, highlight=False)
+        return
     step = s.step(step_id)
-    last = s.store.last_attempt(step.id)
-    ui.console.print("[dim]No tutor model is configured: answering from your last check and the hints.[/]")
-    if question:
-        ui.console.print(f"You asked: [italic]{question}[/]", highlight=False)
-    if last is None:
-        ui.console.print(f"You have not run `mentor check {step.id}` yet: run it, then ask again.")
-    else:
-        failing = [t for t in last["tests"] if t["outcome"] != "passed"]
-        if last["passed"]:
-            ui.console.print("Your last check passed. Ask yourself why each test holds for your code.")
-        for t in failing[:3]:
-            ui.console.print(f" • [yellow]{t['message']}[/]", highlight=False)
-            if t["diff"]:
-                ui.console.print(f"[dim]{t['diff']}[/]", highlight=False)
-        if failing:
-            ui.console.print("Which line of your code produces the value shown? What should it be instead?")
-    hint(step.id)
+    states = s.states()
+    _refuse_locked(s, step, states)
+    log = config.log and not no_log
+    if contest:
+        try:
+            verdict = tutor.contest(config, s.store, step, contest, log=log)
+        except LookupError as e:
+            _fail(str(e), code=2)
+        lines = [verdict.describe(), verdict.note] + [f"idea {i}: “{q}”" for i, q in verdict.evidence.items()]
+        for line in filter(None, lines):
+            ui.console.print(Text(line, style="green" if verdict.correct else ""))
+        raise typer.Exit(0 if verdict.correct else 1)
+    if question is None and sys.stdin.isatty():
+        from rich.prompt import Prompt
+
+        question = Prompt.ask("Your question")
+    question = (question or "").strip() or tutor.DEFAULT_QUESTION
+    grounding = tutor.gather(s.course, s.ws, s.store, step, mastered=states[step.id] == MASTERED)
+    shown = []
+
+    def show(block: str) -> None:
+        # A blank line between blocks, as in the Markdown they came from; rich already spaces lists and code.
+        spaced = re.compile(r"\s*(([-*+]|\d+[.)])\s|```|~~~)")
+        if shown and not spaced.match(block) and not shown[-1].lstrip().startswith(("```", "~~~")):
+            ui.console.print()
+        shown.append(block)
+        ui.console.print(ui.markdown(block))
+
+    reply = tutor.ask_tutor(config, grounding, question, show)
+    if log:
+        s.store.record_tutor(step.id, question, **reply.log_fields())
+    if reply.offline_reason:
+        ui.console.print(Text(f"Tutor offline: {reply.offline_reason}. Answering from your last check and the hints.", style="dim"))
+        for line, style in tutor.offline_feedback(grounding):
+            ui.console.print(Text(line, style=style))
+        hint(step.id)
+        return
+    for note in reply.notes:
+        ui.console.print()
+        ui.console.print(Text(note, style="bold yellow"))
+    if reply.interrupted:
+        ui.console.print(Text("Stopped: what arrived is kept" + (" in progress.db." if log else "."), style="dim"))
+        raise typer.Exit(130)
+    ui.console.print(Text(f"{reply.model} · {reply.duration_s:.1f}s" + ("" if log else " · not logged"), style="dim"))
 
 
 @app.command()

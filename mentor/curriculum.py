@@ -36,10 +36,16 @@ class Answer:
     exact: Optional[list[str]] = None
     shape: Optional[list[int]] = None
     choice: Optional[str] = None
+    # A free-text explanation: the required ideas, each a list of accepted phrasings. Offline every
+    # idea must be mentioned; with a tutor model configured, the model judges against the same ideas.
+    rubric: Optional[list[list[str]]] = None
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("numeric", "exact", "shape", "choice") if getattr(self, k) is not None)
+        return next(k for k in ANSWER_KINDS if getattr(self, k) is not None)
+
+
+ANSWER_KINDS = ("numeric", "exact", "shape", "choice", "rubric")
 
 
 @dataclass
@@ -306,9 +312,9 @@ def _check_course(course: Course, step_files: dict[str, Path]) -> None:
 
 
 def _check_answer(c: Check, where: str) -> None:
-    kinds = [k for k in ("numeric", "exact", "shape", "choice") if getattr(c.answer, k) is not None]
+    kinds = [k for k in ANSWER_KINDS if getattr(c.answer, k) is not None]
     if len(kinds) != 1:
-        raise CurriculumError(f"{where}: set exactly one of numeric, exact, shape, choice (found {kinds or 'none'})")
+        raise CurriculumError(f"{where}: set exactly one of {', '.join(ANSWER_KINDS)} (found {kinds or 'none'})")
     if c.answer.choice is not None:
         letters = [chr(ord("a") + i) for i in range(len(c.choices or []))]
         if c.answer.choice not in letters:
@@ -317,6 +323,10 @@ def _check_answer(c: Check, where: str) -> None:
         raise CurriculumError(f"{where}: choices are given but the answer is not a choice")
     if c.answer.exact is not None and not c.answer.exact:
         raise CurriculumError(f"{where}: exact needs at least one accepted answer")
+    if c.answer.rubric is not None and not (
+        c.answer.rubric and all(idea and all(p.strip() for p in idea) for idea in c.answer.rubric)
+    ):
+        raise CurriculumError(f"{where}: rubric needs at least one idea, each with at least one non-empty phrasing")
     if not 0 <= c.answer.tolerance < 1:
         raise CurriculumError(f"{where}: tolerance is relative and must lie in [0, 1)")
 

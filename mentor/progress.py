@@ -1,4 +1,4 @@
-"""The one progress store: a SQLite file holding every attempt, test result, hint and answer.
+"""The one progress store: a SQLite file holding every attempt, test result, hint, answer and tutor question.
 
 Nothing here stores a step's state: `gating` derives states from these records. The schema is
 versioned with SQLite's `user_version` and upgraded by the migrations below, in one transaction.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -63,7 +63,21 @@ def _migration_1(db) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable] = {1: _migration_1}
+def _migration_2(db) -> None:
+    # What the learner asked `mentor ask` and what they were shown. Never the API key; a withheld
+    # answer is stored as the nudge shown in its place, so the store cannot leak a solution.
+    db["tutor_log"].create(
+        {
+            "id": int, "step_id": str, "at": float, "question": str, "answer": str, "model": str,
+            "prompt_tokens": int, "completion_tokens": int, "duration_s": float,
+            "offline_reason": str, "withheld": int, "interrupted": int,
+        },
+        pk="id",
+    )  # fmt: skip
+    db["tutor_log"].create_index(["step_id"])
+
+
+MIGRATIONS: dict[int, Callable] = {1: _migration_1, 2: _migration_2}
 
 
 @dataclass
@@ -189,6 +203,29 @@ class ProgressStore:
         row = {"step_id": step_id, "check_id": check_id, "answer": answer, "correct": int(correct), "at": time.time()}
         self._write(lambda db: db["answers"].insert(row))
 
+    def record_tutor(
+        self,
+        step_id: str,
+        question: str,
+        answer: str,
+        *,
+        model: Optional[str] = None,
+        prompt_tokens: Optional[int] = None,
+        completion_tokens: Optional[int] = None,
+        duration_s: float = 0.0,
+        offline_reason: Optional[str] = None,
+        withheld: bool = False,
+        interrupted: bool = False,
+    ) -> int:
+        """One question to the tutor and the answer as shown (`offline_reason` set when no model answered)."""
+        row = {
+            "step_id": step_id, "at": time.time() - duration_s, "question": question, "answer": answer,
+            "model": model, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "duration_s": duration_s, "offline_reason": offline_reason, "withheld": int(withheld),
+            "interrupted": int(interrupted),
+        }  # fmt: skip
+        return self._write(lambda db: db["tutor_log"].insert(row).last_pk)
+
     # -- reading -----------------------------------------------------------------------------
     def records(self) -> Records:
         conn = self.connect()
@@ -228,6 +265,30 @@ class ProgressStore:
         finally:
             conn.row_factory = None
 
+    def tutor_history(self, step_id: str, limit: int = 5) -> list[dict]:
+        """The last `limit` tutor exchanges on a step, oldest first."""
+        rows = self._rows("SELECT * FROM tutor_log WHERE step_id = ? ORDER BY id DESC LIMIT ?", (step_id, limit))
+        return rows[::-1]
+
+    def questions_asked(self) -> dict[str, int]:
+        """Tutor questions per step, for the progress report."""
+        return dict(self.connect().execute("SELECT step_id, count(*) FROM tutor_log GROUP BY step_id").fetchall())
+
+    def last_answer(self, step_id: str, check_id: str) -> Optional[str]:
+        """The learner's most recent answer to a reasoning check, right or wrong."""
+        row = self.connect().execute(
+            "SELECT answer FROM answers WHERE step_id = ? AND check_id = ? ORDER BY id DESC LIMIT 1", (step_id, check_id)
+        ).fetchone()
+        return row[0] if row else None
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
+        conn = self.connect()
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in conn.execute(sql, params)]
+        finally:
+            conn.row_factory = None
+
     def export(self) -> dict:
         """Every table, row by row: enough to restore the store elsewhere."""
         conn = self.connect()
@@ -237,7 +298,7 @@ class ProgressStore:
                 "schema_version": SCHEMA_VERSION,
                 "tables": {
                     t: [dict(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY id")]
-                    for t in ("attempts", "test_results", "hints", "answers")
+                    for t in ("attempts", "test_results", "hints", "answers", "tutor_log")
                 },
             }
         finally:
