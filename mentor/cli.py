@@ -255,7 +255,7 @@ def _pending_checks(s: Session, step) -> list[str]:
 
 def _answer_from_options(s: Session, step, answers: list[str], quiet: bool = False) -> list[dict]:
     """Grade `CHECK=VALUE` answers, record each, and report them (usage errors exit 2)."""
-    from mentor.checks import AnswerError, is_correct
+    from mentor.checks import AnswerError
 
     by_id = {c.id: c for c in step.checks}
     out = []
@@ -264,23 +264,37 @@ def _answer_from_options(s: Session, step, answers: list[str], quiet: bool = Fal
         if not sep or check_id not in by_id:
             _fail(f"--answer takes CHECK=VALUE with CHECK one of {', '.join(by_id)}; got {item!r}", code=2)
         try:
-            correct = is_correct(by_id[check_id], value)
+            correct, detail = _grade_answer(s, by_id[check_id], value)
         except AnswerError as e:
             _fail(f"--answer {check_id}: {e}", code=2)
         s.store.record_answer(step.id, check_id, value, correct)
-        out.append({"check": check_id, "answer": value, "correct": correct})
+        out.append({"check": check_id, "answer": value, "correct": correct, "detail": detail})
         if not quiet:
-            _show_verdict(by_id[check_id], correct)
+            _show_verdict(by_id[check_id], correct, detail)
     return out
 
 
-def _show_verdict(check, correct: bool) -> None:
+def _grade_answer(s: Session, check, text: str) -> tuple[bool, str]:
+    """Right or wrong, and for a free-text answer what the rubric judge said (the tutor model when configured)."""
+    from mentor.checks import is_correct
+
+    if check.answer.rubric is None:
+        return is_correct(check, text), ""
+    from mentor.tutor import judge_answer, load_config
+
+    verdict = judge_answer(load_config(s.ws.root), check, text)
+    return verdict.correct, " ".join(x for x in (verdict.describe(), verdict.note) if x)
+
+
+def _show_verdict(check, correct: bool, detail: str = "") -> None:
     from mentor import ui
 
     if correct:
         ui.console.print(f"[green]✔ {check.id}: right.[/] {check.explain}", highlight=False)
     else:
         ui.console.print(f"[red]✘ {check.id}: not quite.[/] {check.hint}", highlight=False)
+    if detail:
+        ui.console.print(f"  [dim]{detail}[/]", highlight=False)
 
 
 def _ask_checks(s: Session, step, answers: list[str]) -> None:
@@ -315,7 +329,7 @@ def _ask_interactively(s: Session, step, pending) -> None:
     from rich.prompt import Prompt
 
     from mentor import ui
-    from mentor.checks import AnswerError, answer_form, is_correct
+    from mentor.checks import AnswerError, answer_form
 
     for i, c in enumerate(pending, 1):
         ui.render_check_question(c, i, len(pending))
@@ -324,12 +338,12 @@ def _ask_interactively(s: Session, step, pending) -> None:
             if not text.strip():
                 return
             try:
-                correct = is_correct(c, text)
+                correct, detail = _grade_answer(s, c, text)
             except AnswerError as e:
                 ui.console.print(f"[yellow]{e}[/]")
                 continue
             s.store.record_answer(step.id, c.id, text, correct)
-            _show_verdict(c, correct)
+            _show_verdict(c, correct, detail)
             if correct:
                 break
 

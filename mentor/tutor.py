@@ -101,15 +101,8 @@ def _tutor_table(path: Path) -> dict:
         return {}
     except (OSError, UnicodeDecodeError) as e:
         raise TutorConfigError(f"{path}: cannot be read: {e}") from None
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            if "[tutor]" in text:
-                raise TutorConfigError(f"{path}: reading [tutor] needs Python 3.11, or `pip install tomli`") from None
-            return {}
+    import tomllib
+
     try:
         table = tomllib.loads(text).get("tutor", {})
     except tomllib.TOMLDecodeError as e:

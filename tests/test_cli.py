@@ -287,3 +287,15 @@ def test_reasoning_checks_are_asked_interactively_in_a_terminal(ws):
     os.close(master)
     answers = json.loads(cli("progress", "--json", cwd=ws).stdout)["store"]["tables"]["answers"]
     assert [(a["check_id"], a["correct"]) for a in answers] == [("flops", 0), ("flops", 1), ("output-shape", 1)]
+
+
+def test_free_text_checks_are_judged_by_their_rubric_offline(ws):
+    from mentor.cli import _grade_answer
+    from mentor.curriculum import Answer, Check
+
+    check = Check(id="why-scale", ask="Why scale by 1/sqrt(d_k)?", answer=Answer(rubric=[["variance"], ["softmax", "saturat"]]))
+    session = type("S", (), {"ws": type("W", (), {"root": ws})()})()
+    right, detail = _grade_answer(session, check, "It keeps the variance of the scores at 1 so softmax does not saturate.")
+    wrong, why = _grade_answer(session, check, "Because it is faster.")
+    assert right and "All 2 required ideas" in detail
+    assert not wrong and "not yet: idea 1, 2" in why
