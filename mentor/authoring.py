@@ -85,14 +85,17 @@ def compose_known_wrong(course: Course, step: Step, case: KnownWrong, dest_dir: 
     return dest
 
 
-def grade_file(course: Course, step: Step, submission: Path, cwd: Path) -> GradeResult:
+def grade_file(course: Course, step: Step, submission: Path, cwd: Path, profile: str = "") -> GradeResult:
+    """Grade a file for `step` under `profile` (default: the limits every profile shares)."""
     req = GradeRequest(
         grader=step.grader,
         submission=submission,
         reference=course.content_root / step.solution,
         cwd=cwd,
         timeout_s=course.timeout_for(step),
-        memory_mb=course.memory_for(step),
+        memory_mb=course.memory_for(step, profile),
+        profile=profile,
+        budget=course.budget_for(step, profile),
     )
     return grade(req)
 

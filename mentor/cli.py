@@ -173,11 +173,16 @@ def check(
     answers: Optional[List[str]] = typer.Option(
         None, "--answer", "-a", metavar="CHECK=VALUE", help="Answer a reasoning check without prompts (repeatable)."
     ),
+    target: Optional[str] = typer.Option(
+        None, "--target", "-t", metavar="PROFILE",
+        help="Grade under another machine's profile (e.g. cpu-8gb): its memory cap, threads and budgets.",
+    ),  # fmt: skip
 ) -> None:
     """Run the hidden grader on your exercise file; after a pass, answer the reasoning checks.
 
     In a terminal the reasoning checks are asked interactively; in scripts pass them with
-    --answer CHECK=VALUE. Exit code 0 only when the grader passed.
+    --answer CHECK=VALUE. Exit code 0 only when the grader passed. Budgets (speed, memory) are
+    graded for this machine's profile, or for --target / the workspace's `target` setting.
 
     Examples: mentor check    mentor check p1.neuron.forward --answer flops=2*64*128
     """
@@ -192,13 +197,19 @@ def check(
         _fail(
             f"{s.ws.display(exercise)} is missing: restore the stub with `mentor reset {step.id}`", code=2
         )
+    grading_for = _target(s, target)
     req = GradeRequest(
         grader=step.grader,
         submission=exercise,
         reference=s.course.content_root / step.solution,
         cwd=s.ws.root,
         timeout_s=s.course.timeout_for(step),
-        memory_mb=s.course.memory_for(step),
+        memory_mb=s.course.memory_for(step, grading_for.profile),
+        profile=grading_for.profile,
+        budget=s.course.budget_for(step, grading_for.profile),
+        threads=grading_for.threads,
+        hide_cuda=grading_for.hide_cuda,
+        cuda_memory_fraction=grading_for.cuda_memory_fraction,
     )
 
     def warm_up():  # overlaps with the grader: what we need to record and render afterwards
@@ -209,9 +220,9 @@ def check(
     try:
         result = grade(req, while_running=warm_up)
     except GradingInterrupted as stop:
-        s.store.record_attempt(step.id, stop.result, version=__version__)
+        s.store.record_attempt(step.id, stop.result, profile=req.profile, version=__version__)
         _fail(stop.result.message, code=130)
-    s.store.record_attempt(step.id, result, version=__version__)
+    s.store.record_attempt(step.id, result, profile=req.profile, version=__version__)
     state = s.states()[step.id]
     if as_json:
         pending = _pending_checks(s, step) if result.passed else [c.id for c in step.checks]
@@ -226,6 +237,8 @@ def check(
                     {k: getattr(t, k) for k in ("name", "doc", "outcome", "kind", "message", "diff", "where")}
                     for t in result.tests
                 ],
+                "profile": req.profile,
+                "measurements": result.measurements,
                 "answers": answered,
                 "checks_pending": [c for c in pending if c not in {a["check"] for a in answered if a["correct"]}],
             }
@@ -238,6 +251,18 @@ def check(
         ui.console.print("Fix it and run [bold]mentor check[/] again; [bold]mentor hint[/] gives a nudge.")
         raise typer.Exit(1)
     _ask_checks(s, step, answers or [])
+
+
+def _target(s: Session, requested: Optional[str]):
+    """The hardware profile to grade for; an unknown profile is a usage error."""
+    from mentor.hardware import resolve_target
+
+    with _user_errors():
+        setting = s.ws.setting("target")
+    try:
+        return resolve_target(s.course.profiles, requested, setting)
+    except KeyError as e:
+        _fail(f"unknown profile {e.args[0]!r}: the course has {', '.join(s.course.profiles)}", code=2)
 
 
 def _refuse_locked(s: Session, step, states) -> None:
@@ -499,6 +524,7 @@ def progress(as_json: bool = JsonOpt) -> None:
                     }
                     for step in s.course.steps
                 ],
+                "measurements": s.store.measurements(),
                 "store": s.store.export(),
             }
         )
@@ -506,6 +532,7 @@ def progress(as_json: bool = JsonOpt) -> None:
     from mentor import ui
 
     ui.render_progress(s.course, phases, current)
+    ui.render_budget_history(s.store.measurements())
 
 
 @app.command()
@@ -651,7 +678,7 @@ def _fast_call(argv: list[str]):
         "next": None if as_json else lambda: next(),
         "list": lambda: list_steps(as_json=as_json),
         "progress": lambda: progress(as_json=as_json),
-        "check": lambda: check(step_id=step_id, as_json=as_json, answers=None),
+        "check": lambda: check(step_id=step_id, as_json=as_json, answers=None, target=None),
         "hint": None if as_json else lambda: hint(step_id=step_id),
     }.get(name)
 

@@ -77,6 +77,7 @@ class Step:
     requires: Optional[list[str]] = None  # None: the step before it in the course
     timeout_s: Optional[float] = None
     memory_mb: Optional[int] = None
+    budgets: Optional[dict[str, Budget]] = None  # by profile name, or `all` for every profile
     # Filled in by the loader, not written by authors.
     phase: int = 0
     lesson: str = ""
@@ -111,8 +112,25 @@ class Profile:
     __pydantic_config__ = _FORBID
     description: str
     device: Literal["cuda", "cpu"]
-    memory_gb: float
+    memory_gb: float  # RAM of a CPU machine, or the GPU's memory
     capstone_params: int
+    threads: int = 0  # BLAS/torch threads graders are pinned to (0: as the machine has)
+    grader_memory_mb: Optional[int] = None  # the grader process's memory cap under this profile
+
+
+@dataclass
+class Budget:
+    """Speed and memory limits for a step's budget checks; see mentor/grading/budget.py."""
+
+    __pydantic_config__ = _FORBID
+    latency_ratio: Optional[float] = None  # at most this x the reference's median time
+    throughput_ratio: Optional[float] = None  # at least this x the reference's units per second
+    peak_memory_ratio: Optional[float] = None  # at most this x the reference's peak memory
+    peak_memory_mb: Optional[float] = None  # at most this many MB, whatever the reference needs
+    memory_scaling: Optional[float] = None  # peak at 2x size over peak at 1x size, at most
+
+    def limits(self) -> dict[str, float]:
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass
@@ -157,8 +175,17 @@ class Course:
     def timeout_for(self, step: Step) -> float:
         return step.timeout_s or self.defaults.timeout_s
 
-    def memory_for(self, step: Step) -> int:
-        return step.memory_mb or self.defaults.memory_mb
+    def memory_for(self, step: Step, profile: Optional[str] = None) -> int:
+        cap = self.profiles[profile].grader_memory_mb if profile in self.profiles else None
+        mine = step.memory_mb or self.defaults.memory_mb
+        return min(mine, cap) if cap else mine
+
+    def budget_for(self, step: Step, profile: str) -> dict[str, float]:
+        """The step's limits under `profile`: those for `all`, overridden by the profile's own."""
+        budgets = step.budgets or {}
+        limits = budgets["all"].limits() if "all" in budgets else {}
+        limits.update(budgets[profile].limits() if profile in budgets else {})
+        return limits
 
 
 def load_course(content_root: Path, cache_dir: Optional[Path] = None) -> Course:
@@ -309,6 +336,13 @@ def _check_course(course: Course, step_files: dict[str, Path]) -> None:
             _check_answer(c, f"{where}: field checks[{i}].answer")
         if (s.timeout_s is not None and s.timeout_s <= 0) or (s.memory_mb is not None and s.memory_mb <= 0):
             raise CurriculumError(f"{where}: field timeout_s/memory_mb: must be positive")
+        for name, budget in (s.budgets or {}).items():
+            if name != "all" and name not in course.profiles:
+                known = ", ".join(["all", *course.profiles])
+                raise CurriculumError(f"{where}: field budgets.{name}: not a profile of the course ({known})")
+            for key, value in budget.limits().items():
+                if not value > 0:
+                    raise CurriculumError(f"{where}: field budgets.{name}.{key}: must be positive, got {value}")
 
 
 def _check_answer(c: Check, where: str) -> None:

@@ -68,3 +68,61 @@ def choose_profile(profiles: dict, machine: Machine) -> tuple[str, str]:
     if cpu:
         return cpu, f"no CUDA device; {machine.cores} cores and {machine.ram_gb} GB RAM"
     return "default", "the course declares no profiles"
+
+
+@dataclass
+class GpuInfo:
+    name: str
+    memory_gb: float
+
+
+def quick_gpu() -> Optional[GpuInfo]:
+    """The first NVIDIA GPU as nvidia-smi reports it, without importing torch (too slow for `check`)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip().splitlines()  # fmt: skip
+        name, mib = (x.strip() for x in out[0].rsplit(",", 1))
+        return GpuInfo(name, round(float(mib) / 1024, 1))
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class Target:
+    """The profile a check is graded under, and the limits that follow from it on this machine."""
+
+    profile: str
+    why: str
+    threads: int = 0
+    hide_cuda: bool = False
+    cuda_memory_fraction: float = 0.0
+
+
+def resolve_target(profiles: dict, requested: Optional[str], setting: Optional[str]) -> Target:
+    """`--target` first, then the workspace's `target` setting, else the profile this machine fits.
+
+    Raises KeyError naming an unknown profile.
+    """
+    gpu = quick_gpu()
+    if requested or setting:
+        name = requested or setting
+        if name not in profiles:
+            raise KeyError(name)
+        why = "--target" if requested else "the workspace setting `target` in mentor.toml"
+    else:
+        machine = Machine("", os.cpu_count() or 1, 0.0, "", None, gpu.name if gpu else None, gpu.memory_gb if gpu else None)
+        name, why = choose_profile(profiles, machine)
+        if name not in profiles:
+            return Target(name, why)
+    p = profiles[name]
+    fraction = 0.0
+    if p.device == "cuda" and gpu and gpu.memory_gb > p.memory_gb:
+        fraction = round(p.memory_gb / gpu.memory_gb, 3)  # a bigger card graded as the smaller one
+    return Target(name, why, threads=p.threads, hide_cuda=p.device == "cpu", cuda_memory_fraction=fraction)

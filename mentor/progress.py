@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -77,7 +77,21 @@ def _migration_2(db) -> None:
     db["tutor_log"].create_index(["step_id"])
 
 
-MIGRATIONS: dict[int, Callable] = {1: _migration_1, 2: _migration_2}
+def _migration_3(db) -> None:
+    # Budget figures a grader took (latency ratio, peak memory, ...), with the hardware profile they
+    # were graded for, so progress can show the learner's figures against the reference over time.
+    db["measurements"].create(
+        {
+            "id": int, "attempt_id": int, "step_id": str, "at": float, "profile": str, "budget": str,
+            "measured": float, "allowed": float, "learner": float, "reference": float, "unit": str, "ok": int,
+        },
+        pk="id",
+        foreign_keys=[("attempt_id", "attempts", "id")],
+    )  # fmt: skip
+    db["measurements"].create_index(["step_id"])
+
+
+MIGRATIONS: dict[int, Callable] = {1: _migration_1, 2: _migration_2, 3: _migration_3}
 
 
 @dataclass
@@ -192,6 +206,14 @@ class ProgressStore:
                 }
                 for t in result.tests
             )  # fmt: skip
+            db["measurements"].insert_all(
+                {
+                    "attempt_id": attempt, "step_id": step_id, "at": time.time(), "profile": m.get("profile") or profile,
+                    "budget": m["budget"], "measured": m["measured"], "allowed": m["allowed"],
+                    "learner": m["learner"], "reference": m["reference"], "unit": m["unit"], "ok": int(m["ok"]),
+                }
+                for m in getattr(result, "measurements", [])
+            )  # fmt: skip
             return attempt
 
         return self._write(write)
@@ -248,6 +270,16 @@ class ProgressStore:
         ).fetchall()
         return recs
 
+    def measurements(self, step_id: Optional[str] = None) -> list[dict]:
+        """Budget figures in the order they were taken, for one step or all."""
+        conn = self.connect()
+        conn.row_factory = sqlite3.Row
+        try:
+            where, args = ("WHERE step_id = ?", (step_id,)) if step_id else ("", ())
+            return [dict(r) for r in conn.execute(f"SELECT * FROM measurements {where} ORDER BY id", args)]
+        finally:
+            conn.row_factory = None
+
     def last_attempt(self, step_id: str) -> Optional[dict]:
         conn = self.connect()
         conn.row_factory = sqlite3.Row
@@ -298,7 +330,7 @@ class ProgressStore:
                 "schema_version": SCHEMA_VERSION,
                 "tables": {
                     t: [dict(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY id")]
-                    for t in ("attempts", "test_results", "hints", "answers", "tutor_log")
+                    for t in ("attempts", "test_results", "hints", "answers", "tutor_log", "measurements")
                 },
             }
         finally:

@@ -64,6 +64,14 @@ def render_result(step: Step, result, exercise_display: str) -> None:
                 console.print(Text(f"     at {t.where}: {t.line}", style="dim"))
             for line in (t.diff or "").splitlines():
                 console.print(Text(f"       {line}", style="dim"))
+    for m in result.measurements:
+        mark = OUTCOME_MARK["passed" if m["ok"] else "failed"]
+        bound = "≥" if m["budget"] == "throughput_ratio" else "≤"
+        console.print(
+            f" {mark} budget {m['budget']} = {m['measured']:.3g} ({bound} {m['allowed']:.3g} allowed; yours "
+            f"{m['learner']:.4g} vs reference {m['reference']:.4g} {m['unit']}, profile {m['profile'] or 'default'})",
+            highlight=False,
+        )
     if result.status in ("crashed", "error", "timeout") and result.output.strip():
         console.print(Panel(Text(result.output.strip()[-2000:]), title="output (last lines)", border_style="dim"))
 
@@ -107,6 +115,26 @@ def render_progress(course: Course, phases: list[PhaseSummary], current: Step | 
         console.print(f"Next: [bold]{current.id}[/] · {current.title}   ([bold]mentor next[/])", highlight=False)
     else:
         console.print("[green]Every step is mastered.[/]")
+
+
+def render_budget_history(measurements: list[dict]) -> None:
+    """Per step, budget and profile: the first and the latest figure against what is allowed."""
+    if not measurements:
+        return
+    series: dict[tuple, list[dict]] = {}
+    for m in measurements:
+        series.setdefault((m["step_id"], m["budget"], m["profile"]), []).append(m)
+    table = Table(title="Budgets: your figures against the reference")
+    for col in ("step", "budget", "profile", "first", "latest", "allowed", "yours / reference (latest)"):
+        table.add_column(col)
+    for (step_id, budget, profile), ms in series.items():
+        first, last = ms[0], ms[-1]
+        style = "green" if last["ok"] else "red"
+        table.add_row(
+            step_id, budget, profile or "default", f"{first['measured']:.3g}", f"[{style}]{last['measured']:.3g}[/]",
+            f"{last['allowed']:.3g}", f"{last['learner']:.4g} / {last['reference']:.4g} {last['unit']}",
+        )  # fmt: skip
+    console.print(table)
 
 
 def _bar(done: int, total: int, width: int = 10) -> str:

@@ -21,6 +21,8 @@ MARKER_TEXT = """\
 # A mentor workspace: `mentor` looks for this file in the current folder and its parents.
 # The learner's exercise files live under exercises/, progress in progress.db beside this file.
 [workspace]
+# Grade for another machine than this one (see `mentor hardware`), e.g. the 8 GB CPU box:
+# target = "cpu-8gb"
 """
 
 
@@ -47,6 +49,17 @@ class Workspace:
     @property
     def backup_dir(self) -> Path:
         return self.state_dir / "backups"
+
+    def setting(self, name: str) -> str | None:
+        """A value from the `[workspace]` table of mentor.toml (e.g. `target = "cpu-8gb"`)."""
+        import tomllib
+
+        try:
+            data = tomllib.loads((self.root / MARKER).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise WorkspaceError(f"{self.root / MARKER} cannot be read: {e}") from None
+        value = data.get("workspace", {}).get(name)
+        return None if value is None else str(value)
 
     def exercise_path(self, step: Step) -> Path:
         return self.root / step.exercise

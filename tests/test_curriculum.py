@@ -116,3 +116,25 @@ def test_cached_course_equals_the_parsed_one(content, tmp_path):
     second = load_course(content, cache_dir=tmp_path / "cache")
     assert [s.id for s in first.steps] == [s.id for s in second.steps]
     assert second.steps[0].checks == first.steps[0].checks
+
+
+def test_budget_for_an_unknown_profile_is_named(content):
+    edit_first_step(content, lambda s, d: s.update(budgets={"tpu-pod": {"latency_ratio": 2.0}}))
+    msg = error_for(content)
+    assert "budgets.tpu-pod" in msg and "not a profile" in msg
+
+
+def test_bad_budget_value_is_named(content):
+    edit_first_step(content, lambda s, d: s.update(budgets={"all": {"latency_ratio": -1}}))
+    assert "budgets.all.latency_ratio: must be positive" in error_for(content)
+
+
+def test_unknown_budget_key_is_named(content):
+    edit_first_step(content, lambda s, d: s.update(budgets={"all": {"speed": 2}}))
+    assert "budgets" in error_for(content) and "speed" in error_for(content)
+
+
+def test_profile_budget_overrides_the_shared_one(course):
+    step = course.step("p1.activations.forward")
+    assert course.budget_for(step, "cpu-8gb")["latency_ratio"] == 4.0
+    assert course.budget_for(step, "gpu-16gb")["latency_ratio"] == 3.0
