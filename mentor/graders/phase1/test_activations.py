@@ -188,8 +188,8 @@ def test_inputs_not_modified(submission, x):
 
 
 def test_softmax_latency_budget(submission, reference, budget):
-    """softmax on a (4096, 64) batch is vectorised: within the latency budget of the reference"""
-    logits = np.random.default_rng(3).normal(size=(4096, 64))
+    """softmax on a (20000, 10) batch is vectorised: within the latency budget of the reference"""
+    logits = np.random.default_rng(3).normal(size=(20000, 10))  # many short rows: a row loop costs ~50x
     reference.softmax(logits)  # expected code runs first, as everywhere in the grader
     budget.latency(
         lambda: submission.softmax(logits.copy()),
