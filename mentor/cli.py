@@ -520,6 +520,7 @@ def progress(as_json: bool = JsonOpt) -> None:
                         **_step_json(s, step, states[step.id]),
                         "attempts": records.of(step.id).attempts,
                         "hints_seen": records.of(step.id).hints_seen,
+                        "questions": records.of(step.id).questions,
                         "checks_correct": sorted(records.of(step.id).correct_checks),
                     }
                     for step in s.course.steps

@@ -58,6 +58,7 @@ class PhaseSummary:
     total: int
     attempts: int
     hints: int
+    questions: int
     seconds: float
 
 
@@ -74,6 +75,7 @@ def phase_summaries(course: Course, records: Records, states: dict[str, str]) ->
                 total=len(steps),
                 attempts=sum(records.of(s.id).attempts for s in steps),
                 hints=sum(records.of(s.id).hints_seen for s in steps),
+                questions=sum(records.of(s.id).questions for s in steps),
                 seconds=seconds.get(phase.number, 0.0),
             )
         )

@@ -103,6 +103,7 @@ class StepRecord:
     last_status: Optional[str] = None
     hints_seen: int = 0
     correct_checks: set[str] = field(default_factory=set)
+    questions: int = 0  # asked of the tutor
 
 
 @dataclass
@@ -262,6 +263,8 @@ class ProgressStore:
             recs.steps[step_id].last_status = status
         for step_id, tier in conn.execute("SELECT step_id, max(tier) FROM hints GROUP BY step_id"):
             recs.steps.setdefault(step_id, StepRecord()).hints_seen = tier
+        for step_id, n in conn.execute("SELECT step_id, count(*) FROM tutor_log GROUP BY step_id"):
+            recs.steps.setdefault(step_id, StepRecord()).questions = n
         for step_id, check_id in conn.execute("SELECT DISTINCT step_id, check_id FROM answers WHERE correct = 1"):
             recs.steps.setdefault(step_id, StepRecord()).correct_checks.add(check_id)
         recs.events = conn.execute(
@@ -301,10 +304,6 @@ class ProgressStore:
         """The last `limit` tutor exchanges on a step, oldest first."""
         rows = self._rows("SELECT * FROM tutor_log WHERE step_id = ? ORDER BY id DESC LIMIT ?", (step_id, limit))
         return rows[::-1]
-
-    def questions_asked(self) -> dict[str, int]:
-        """Tutor questions per step, for the progress report."""
-        return dict(self.connect().execute("SELECT step_id, count(*) FROM tutor_log GROUP BY step_id").fetchall())
 
     def last_answer(self, step_id: str, check_id: str) -> Optional[str]:
         """The learner's most recent answer to a reasoning check, right or wrong."""

@@ -103,12 +103,14 @@ def render_list(course: Course, states: dict[str, str], records) -> None:
 
 def render_progress(course: Course, phases: list[PhaseSummary], current: Step | None) -> None:
     table = Table(title="Progress")
-    for col, just in (("phase", "left"), ("mastered", "right"), ("attempts", "right"), ("hints", "right"), ("time", "right")):
+    columns = ("phase", "mastered", "attempts", "hints", "questions", "time")
+    for col, just in zip(columns, ("left", *["right"] * 5)):
         table.add_column(col, justify=just)
     for p in phases:
         bar = _bar(p.mastered, p.total)
         table.add_row(
-            f"{p.number} · {p.title}", f"{bar} {p.mastered}/{p.total}", str(p.attempts), str(p.hints), _duration(p.seconds)
+            f"{p.number} · {p.title}", f"{bar} {p.mastered}/{p.total}", str(p.attempts), str(p.hints),
+            str(p.questions), _duration(p.seconds),
         )
     console.print(table)
     if current:

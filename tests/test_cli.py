@@ -299,3 +299,10 @@ def test_free_text_checks_are_judged_by_their_rubric_offline(ws):
     wrong, why = _grade_answer(session, check, "Because it is faster.")
     assert right and "All 2 required ideas" in detail
     assert not wrong and "not yet: idea 1, 2" in why
+
+
+def test_progress_counts_tutor_questions_per_step(ws):
+    mentor("ask", "--question", "where do I start?")
+    data = json.loads(mentor("progress", "--json").output)
+    assert data["steps"][0]["questions"] == 1 and data["phases"][0]["questions"] == 1
+    assert "questions" in mentor("progress").output

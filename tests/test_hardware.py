@@ -90,3 +90,26 @@ def test_budget_figures_are_recorded_with_the_profile_and_shown_in_progress(ws, 
 def _answer(check):
     a = check.answer
     return repr(a.numeric) if a.numeric is not None else str(tuple(a.shape)) if a.shape is not None else a.choice or a.exact[0]
+
+
+def test_a_cpu_target_pins_threads_and_hides_cuda_in_the_grader_process(tmp_path, course):
+    from mentor.grading.runner import GradeRequest, grade
+    from mentor.paths import GRADERS_DIR
+
+    probe = GRADERS_DIR / "_probe_env" / "test_env_probe.py"
+    probe.parent.mkdir(exist_ok=True)
+    probe.write_text(
+        "import os\nfrom mentor.grading.expect import expect\n\n"
+        "def test_env(submission):\n"
+        "    seen = (os.environ.get('OMP_NUM_THREADS'), os.environ.get('CUDA_VISIBLE_DEVICES'))\n"
+        "    expect(seen == (submission.THREADS, ''), 'limits not applied', str(seen))\n"
+    )
+    try:
+        target = resolve_target(course.profiles, "cpu-8gb", None)
+        sub = tmp_path / "probe.py"
+        sub.write_text(f"THREADS = {str(target.threads)!r}\n")
+        result = grade(GradeRequest("_probe_env/test_env_probe.py", sub, sub, tmp_path, threads=target.threads, hide_cuda=target.hide_cuda))
+        assert result.status == "passed", [t.diff for t in result.tests]
+    finally:
+        probe.unlink()
+        probe.parent.rmdir()
