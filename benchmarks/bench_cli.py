@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from mentor.curriculum import load_course
-from mentor.grading.runner import pytest_command
+from mentor.grading.runner import GRADER_ENV, pytest_command
 from mentor.paths import content_root
 
 
@@ -45,6 +45,7 @@ def main() -> None:
         shutil.copy(course.content_root / step.solution, ws / step.exercise)
         grader_env = dict(
             os.environ,
+            **GRADER_ENV,
             MENTOR_SUBMISSION=str(ws / step.exercise),
             MENTOR_REFERENCE=str(course.content_root / step.solution),
         )

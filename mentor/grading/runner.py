@@ -90,6 +90,11 @@ class GradingInterrupted(Exception):
         self.result = result
 
 
+# Only our plugin loads: third-party pytest plugins in the learner's environment neither slow the
+# grader (hypothesis's alone costs about a second at start-up) nor change how it runs.
+GRADER_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
 def pytest_command(grader: str, python: str = sys.executable) -> list[str]:
     """The pytest command line for a grader, the same for `mentor check` and the benchmark."""
     return [
@@ -139,6 +144,7 @@ def start_grader(req: GradeRequest, report_path: Path, output_file, key: bytes) 
         env["CUDA_VISIBLE_DEVICES"] = ""
     if req.cuda_memory_fraction:
         env["MENTOR_CUDA_MEMORY_FRACTION"] = str(req.cuda_memory_fraction)
+    env.update(GRADER_ENV)
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_PLUGINS", None)
     try:
