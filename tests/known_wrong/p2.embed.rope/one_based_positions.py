@@ -1,0 +1,10 @@
+MISCONCEPTION = "positions are 0-based"
+
+
+def apply_rope(x, positions, base=10000.0):
+    Dh = x.shape[-1]
+    inv_freq = base ** (-torch.arange(0, Dh, 2, dtype=torch.float32) / Dh)
+    angles = (positions.float() + 1)[:, None] * inv_freq  # the first token counted as position 1
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).flatten(-2)

@@ -1,0 +1,12 @@
+MISCONCEPTION = "in place"
+
+
+def apply_rope(x, positions, base=10000.0):
+    Dh = x.shape[-1]
+    inv_freq = base ** (-torch.arange(0, Dh, 2, dtype=torch.float32) / Dh)
+    angles = positions.float()[:, None] * inv_freq
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    x0, x1 = x[..., 0::2].clone(), x[..., 1::2].clone()
+    x[..., 0::2] = x0 * cos - x1 * sin  # overwrites the caller's q
+    x[..., 1::2] = x0 * sin + x1 * cos
+    return x

@@ -1,0 +1,7 @@
+MISCONCEPTION = "float32"
+
+
+def sinusoidal_encoding(T, d_model, base=10000.0):
+    pos = torch.arange(T, dtype=torch.float64)[:, None]
+    angles = pos * base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    return torch.stack((angles.sin(), angles.cos()), dim=-1).reshape(T, d_model)

@@ -1,0 +1,7 @@
+MISCONCEPTION = "ignores the base argument"
+
+
+def sinusoidal_encoding(T, d_model, base=10000.0):
+    pos = torch.arange(T, dtype=torch.float32)[:, None]
+    angles = pos * 10000.0 ** (-torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+    return torch.stack((angles.sin(), angles.cos()), dim=-1).reshape(T, d_model)

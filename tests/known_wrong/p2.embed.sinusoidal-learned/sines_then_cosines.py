@@ -1,0 +1,7 @@
+MISCONCEPTION = "interleave the pairs"
+
+
+def sinusoidal_encoding(T, d_model, base=10000.0):
+    pos = torch.arange(T, dtype=torch.float32)[:, None]
+    angles = pos * base ** (-torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+    return torch.cat((angles.sin(), angles.cos()), dim=-1)  # all sines, then all cosines

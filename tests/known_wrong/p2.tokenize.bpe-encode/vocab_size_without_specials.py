@@ -1,0 +1,7 @@
+MISCONCEPTION = "one per special token"
+
+
+class BPETokenizer(BPETokenizer):
+    @property
+    def vocab_size(self):
+        return 256 + len(self.merges)
