@@ -127,17 +127,26 @@ def next() -> None:
 
     Example: mentor next
     """
-    from mentor import ui
+    from mentor.gating import current_step
+    from mentor.screen_cache import cached_screen
 
     s = _session()
     states = s.states()
-    from mentor.gating import current_step
-
     step = current_step(s.course, states)
     if step is None:
+        from mentor import ui
+
         ui.console.print("[green]Every step is mastered.[/] See `mentor progress` for your record.")
         return
-    ui.render_step(s.course, step, states[step.id], s.ws.display(s.exercise(step)))
+
+    def render() -> str:
+        from mentor import ui
+
+        return ui.capture(ui.render_step, s.course, step, states[step.id], shown)
+
+    shown = s.ws.display(s.exercise(step))
+    parts = (step.id, states[step.id], shown, step.title, step.objective, step.concept, step.task)
+    sys.stdout.write(cached_screen(s.ws.cache_dir, parts, render))
 
 
 @app.command("list")

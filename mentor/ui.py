@@ -31,6 +31,13 @@ def error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
 
 
+def capture(render, *args) -> str:
+    """What `render(*args)` prints, as the terminal would receive it."""
+    with console.capture() as captured:
+        render(*args)
+    return captured.get()
+
+
 def render_step(course: Course, step: Step, state: str, exercise_display: str) -> None:
     phase = course.phase_of(step)
     lesson = next(les for les in phase.lessons if les.id == step.lesson)
