@@ -105,6 +105,18 @@ def _session() -> Session:
     return Session(ws, course, store)
 
 
+def _show_cached(s: Session, parts: tuple, render) -> None:
+    """Print a screen that is a function of `parts`, rendered by `render(ui)` only when not cached."""
+    from mentor.screen_cache import cached_screen
+
+    def capture() -> str:
+        from mentor import ui
+
+        return ui.capture(render, ui)
+
+    sys.stdout.write(cached_screen(s.ws.cache_dir, parts, capture))
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
@@ -128,7 +140,6 @@ def next() -> None:
     Example: mentor next
     """
     from mentor.gating import current_step
-    from mentor.screen_cache import cached_screen
 
     s = _session()
     states = s.states()
@@ -139,14 +150,9 @@ def next() -> None:
         ui.console.print("[green]Every step is mastered.[/] See `mentor progress` for your record.")
         return
 
-    def render() -> str:
-        from mentor import ui
-
-        return ui.capture(ui.render_step, s.course, step, states[step.id], shown)
-
     shown = s.ws.display(s.exercise(step))
-    parts = (step.id, states[step.id], shown, step.title, step.objective, step.concept, step.task)
-    sys.stdout.write(cached_screen(s.ws.cache_dir, parts, render))
+    parts = ("next", step.id, states[step.id], shown, step.title, step.objective, step.concept, step.task)
+    _show_cached(s, parts, lambda ui: ui.render_step(s.course, step, states[step.id], shown))
 
 
 @app.command("list")
@@ -170,9 +176,8 @@ def list_steps(as_json: bool = JsonOpt) -> None:
             }
         )
         return
-    from mentor import ui
-
-    ui.render_list(s.course, states, records)
+    rows = tuple((st.id, st.title, states[st.id], records.of(st.id).attempts) for st in s.course.steps)
+    _show_cached(s, ("list", s.course.title, rows), lambda ui: ui.render_list(s.course, states, records))
 
 
 @app.command()
@@ -539,10 +544,15 @@ def progress(as_json: bool = JsonOpt) -> None:
             }
         )
         return
-    from mentor import ui
+    measurements = s.store.measurements()
 
-    ui.render_progress(s.course, phases, current)
-    ui.render_budget_history(s.store.measurements())
+    def render(ui):
+        ui.render_progress(s.course, phases, current)
+        ui.render_budget_history(measurements)
+
+    figures = tuple((m["step_id"], m["budget"], m["profile"], m["measured"], m["ok"]) for m in measurements)
+    parts = ("progress", tuple(tuple(vars(p).values()) for p in phases), current.id if current else None, figures)
+    _show_cached(s, parts, render)
 
 
 @app.command()
