@@ -11,25 +11,15 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
-
-import typer
+from typing import TYPE_CHECKING, Annotated, List, Optional
 
 from mentor import __version__
 
-app = typer.Typer(
-    help="An interactive, auto-graded course: from a NumPy neuron to your own GPT.\n\n"
-    "Start with `mentor next`, edit the file it names, then `mentor check`.",
-    no_args_is_help=False,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
-dev_app = typer.Typer(help="Course-author tools.", no_args_is_help=True)
-app.add_typer(dev_app, name="dev")
-
-JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of the rich view.")
-StepArg = typer.Argument(None, help="Step id (see `mentor list`); default: your current step.", show_default=False)
+# Typer is imported only to parse a command line (see build_app): the plain everyday commands are
+# called directly by `main`, so `mentor next` does not pay for Typer, click and pydantic. Parameter
+# metadata lives in string annotations, which Typer resolves when the app is built.
+if TYPE_CHECKING:
+    import typer
 
 
 @dataclass
@@ -75,7 +65,7 @@ def _fail(message: str, code: int = 1):
         console.print(message)
     else:
         error(message)
-    raise typer.Exit(code)
+    raise SystemExit(code)
 
 
 @contextmanager
@@ -133,7 +123,6 @@ def _step_json(session: Session, step, state: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-@app.command()
 def next() -> None:
     """Show where you are: the step, its concept, your task and the file to edit.
 
@@ -155,8 +144,7 @@ def next() -> None:
     _show_cached(s, parts, lambda ui: ui.render_step(s.course, step, states[step.id], shown))
 
 
-@app.command("list")
-def list_steps(as_json: bool = JsonOpt) -> None:
+def list_steps(as_json: JsonFlag = False) -> None:
     """List every step and its state: locked, available, passed or mastered.
 
     Example: mentor list --json
@@ -180,17 +168,20 @@ def list_steps(as_json: bool = JsonOpt) -> None:
     _show_cached(s, ("list", s.course.title, rows), lambda ui: ui.render_list(s.course, states, records))
 
 
-@app.command()
 def check(
-    step_id: Optional[str] = StepArg,
-    as_json: bool = JsonOpt,
-    answers: Optional[List[str]] = typer.Option(
-        None, "--answer", "-a", metavar="CHECK=VALUE", help="Answer a reasoning check without prompts (repeatable)."
-    ),
-    target: Optional[str] = typer.Option(
-        None, "--target", "-t", metavar="PROFILE",
-        help="Grade under another machine's profile (e.g. cpu-8gb): its memory cap, threads and budgets.",
-    ),  # fmt: skip
+    step_id: StepArg = None,
+    as_json: JsonFlag = False,
+    answers: Annotated[
+        Optional[List[str]],
+        typer.Option("--answer", "-a", metavar="CHECK=VALUE", help="Answer a reasoning check without prompts (repeatable)."),
+    ] = None,
+    target: Annotated[
+        Optional[str],
+        typer.Option(
+            "--target", "-t", metavar="PROFILE",
+            help="Grade under another machine's profile (e.g. cpu-8gb): its memory cap, threads and budgets.",
+        ),
+    ] = None,  # fmt: skip
 ) -> None:
     """Run the hidden grader on your exercise file; after a pass, answer the reasoning checks.
 
@@ -257,13 +248,13 @@ def check(
                 "checks_pending": [c for c in pending if c not in {a["check"] for a in answered if a["correct"]}],
             }
         )
-        raise typer.Exit(0 if result.passed else 1)
+        raise SystemExit(0 if result.passed else 1)
     from mentor import ui
 
     ui.render_result(step, result, s.ws.display(exercise))
     if not result.passed:
         ui.console.print("Fix it and run [bold]mentor check[/] again; [bold]mentor hint[/] gives a nudge.")
-        raise typer.Exit(1)
+        raise SystemExit(1)
     _ask_checks(s, step, answers or [])
 
 
@@ -355,7 +346,7 @@ def _ask_checks(s: Session, step, answers: list[str]) -> None:
             f"Answer with [bold]mentor answer {step.id}[/] (or {ids}).",
             highlight=False,
         )
-        raise typer.Exit(0)
+        raise SystemExit(0)
     after = s.states()
     if after[step.id] == MASTERED and before[step.id] != MASTERED:
         ui.console.print(f"[bold green]Mastered {step.id}.[/]")
@@ -387,12 +378,12 @@ def _ask_interactively(s: Session, step, pending) -> None:
                 break
 
 
-@app.command()
 def answer(
-    step_id: Optional[str] = StepArg,
-    answers: Optional[List[str]] = typer.Option(
-        None, "--answer", "-a", metavar="CHECK=VALUE", help="Answer without prompts (repeatable)."
-    ),
+    step_id: StepArg = None,
+    answers: Annotated[
+        Optional[List[str]],
+        typer.Option("--answer", "-a", metavar="CHECK=VALUE", help="Answer without prompts (repeatable)."),
+    ] = None,
 ) -> None:
     """Answer the reasoning checks of a step whose grader has passed.
 
@@ -408,8 +399,7 @@ def answer(
     _ask_checks(s, step, answers or [])
 
 
-@app.command()
-def hint(step_id: Optional[str] = StepArg) -> None:
+def hint(step_id: StepArg = None) -> None:
     """Show the next hint tier for a step (cheapest first); every hint is recorded.
 
     Example: mentor hint
@@ -430,13 +420,12 @@ def hint(step_id: Optional[str] = StepArg) -> None:
         ui.console.print("[dim]That was the last hint; `mentor ask` looks at your last check.[/]")
 
 
-@app.command()
 def ask(
-    step_id: Optional[str] = StepArg,
-    question: Optional[str] = typer.Option(None, "--question", "-q", help="What you are stuck on (asked for in a terminal when left out)."),
-    check_connection: bool = typer.Option(False, "--check-connection", help="Only say whether the tutor endpoint answers, and with which model."),
-    no_log: bool = typer.Option(False, "--no-log", help="Keep this question and its answer out of progress.db."),
-    contest: Optional[str] = typer.Option(None, "--contest", metavar="CHECK", help="Have your last answer to a free-text check judged again."),
+    step_id: StepArg = None,
+    question: Annotated[Optional[str], typer.Option("--question", "-q", help="What you are stuck on (asked for in a terminal when left out).")] = None,
+    check_connection: Annotated[bool, typer.Option("--check-connection", help="Only say whether the tutor endpoint answers, and with which model.")] = False,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Keep this question and its answer out of progress.db.")] = False,
+    contest: Annotated[Optional[str], typer.Option("--contest", metavar="CHECK", help="Have your last answer to a free-text check judged again.")] = None,
 ) -> None:
     """Ask the tutor about a step: Socratic help grounded in your last check, never the solution.
 
@@ -476,7 +465,7 @@ def ask(
         lines = [verdict.describe(), verdict.note] + [f"idea {i}: “{q}”" for i, q in verdict.evidence.items()]
         for line in filter(None, lines):
             ui.console.print(Text(line, style="green" if verdict.correct else ""))
-        raise typer.Exit(0 if verdict.correct else 1)
+        raise SystemExit(0 if verdict.correct else 1)
     if question is None and sys.stdin.isatty():
         from rich.prompt import Prompt
 
@@ -507,12 +496,11 @@ def ask(
         ui.console.print(Text(note, style="bold yellow"))
     if reply.interrupted:
         ui.console.print(Text("Stopped: what arrived is kept" + (" in progress.db." if log else "."), style="dim"))
-        raise typer.Exit(130)
+        raise SystemExit(130)
     ui.console.print(Text(f"{reply.model} · {reply.duration_s:.1f}s" + ("" if log else " · not logged"), style="dim"))
 
 
-@app.command()
-def progress(as_json: bool = JsonOpt) -> None:
+def progress(as_json: JsonFlag = False) -> None:
     """Report progress per phase: steps mastered, attempts, hints used and time spent.
 
     Example: mentor progress --json
@@ -555,10 +543,9 @@ def progress(as_json: bool = JsonOpt) -> None:
     _show_cached(s, parts, render)
 
 
-@app.command()
 def reset(
-    step_id: str = typer.Argument(..., help="The step whose exercise file to restore."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    step_id: Annotated[str, typer.Argument(help="The step whose exercise file to restore.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Restore a step's exercise stub; your current file is kept in .mentor/backups/.
 
@@ -570,8 +557,10 @@ def reset(
     s = _session()
     step = s.step(step_id)
     shown = s.ws.display(s.exercise(step))
-    if not yes and sys.stdin.isatty() and not typer.confirm(f"Restore the stub of {shown}?"):
-        raise typer.Exit(1)
+    from rich.prompt import Confirm
+
+    if not yes and sys.stdin.isatty() and not Confirm.ask(f"Restore the stub of {shown}?"):
+        raise SystemExit(1)
     with _user_errors():
         backup = reset_exercise(s.course, s.ws, step)
     ui.console.print(f"Restored {shown}.", highlight=False)
@@ -579,8 +568,7 @@ def reset(
         ui.console.print(f"Your previous file is in {s.ws.display(backup)}", highlight=False)
 
 
-@app.command()
-def solution(step_id: str = typer.Argument(..., help="A step you have mastered.")) -> None:
+def solution(step_id: Annotated[str, typer.Argument(help="A step you have mastered.")]) -> None:
     """Show the reference solution of a step, once you have mastered it.
 
     Example: mentor solution p1.neuron.forward
@@ -598,8 +586,7 @@ def solution(step_id: str = typer.Argument(..., help="A step you have mastered."
     ui.console.print(Syntax(path.read_text(encoding="utf-8"), "python", line_numbers=True))
 
 
-@app.command()
-def hardware(as_json: bool = JsonOpt) -> None:
+def hardware(as_json: JsonFlag = False) -> None:
     """Show the detected machine and the course profile that applies to it.
 
     Example: mentor hardware
@@ -626,8 +613,7 @@ def hardware(as_json: bool = JsonOpt) -> None:
     ui.console.print(f"Profile: [bold]{name}[/] — {why}", highlight=False)
 
 
-@app.command()
-def init(directory: Path = typer.Argument(..., help="A new folder for your workspace.")) -> None:
+def init(directory: Annotated[Path, typer.Argument(help="A new folder for your workspace.")]) -> None:
     """Create a fresh workspace: the exercise stubs and an empty progress store.
 
     Example: mentor init ~/llm-course && cd ~/llm-course && mentor next
@@ -645,10 +631,9 @@ def init(directory: Path = typer.Argument(..., help="A new folder for your works
     ui.console.print(f"Workspace ready in {ws.root}. Next: [bold]cd {directory}[/] and [bold]mentor next[/]", highlight=False)
 
 
-@dev_app.command()
 def verify(
-    as_json: bool = JsonOpt,
-    steps: Optional[List[str]] = typer.Option(None, "--step", help="Only these steps (repeatable)."),
+    as_json: JsonFlag = False,
+    steps: Annotated[Optional[List[str]], typer.Option("--step", help="Only these steps (repeatable).")] = None,
 ) -> None:
     """Validate the curriculum; every solution must pass its grader, every stub must read as
     not started, every known-wrong implementation must be rejected with its misconception.
@@ -677,14 +662,46 @@ def verify(
             mark = "[green]✔[/]" if r.ok else "[red]✘[/]"
             ui.console.print(f"{mark} {r.step_id:28} {r.case:32} {r.detail}", highlight=False)
         ui.console.print(f"{'[green]ok' if report.ok else '[red]FAILED'}[/]: {len(chosen)} steps, {len(report.results)} checks")
-    raise typer.Exit(0 if report.ok else 1)
+    raise SystemExit(0 if report.ok else 1)
+
+
+def build_app():
+    """The Typer application: every command with its options, for any command line but the plainest."""
+    global typer, JsonFlag, StepArg
+    import typer
+
+    JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of the rich view.")]
+    StepArg = Annotated[
+        Optional[str],
+        typer.Argument(help="Step id (see `mentor list`); default: your current step.", show_default=False),
+    ]
+    app = typer.Typer(
+        help="An interactive, auto-graded course: from a NumPy neuron to your own GPT.\n\n"
+        "Start with `mentor next`, edit the file it names, then `mentor check`.",
+        no_args_is_help=False,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )
+    for command in (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, init):
+        app.command("list" if command is list_steps else None)(command)
+    dev_app = typer.Typer(help="Course-author tools.", no_args_is_help=True)
+    dev_app.command()(verify)
+    app.add_typer(dev_app, name="dev")
+    return app
+
+
+def __getattr__(name: str):
+    if name == "app":  # `from mentor.cli import app`, for tests and embedding
+        return build_app()
+    raise AttributeError(name)
 
 
 def _fast_call(argv: list[str]):
-    """The everyday commands in their plain forms, as a call that skips building Typer's command tree.
+    """The everyday commands in their plain forms, called without building a Typer app.
 
-    Building it imports pydantic and click's machinery on every run (~150 ms), which is most of the
-    start-up cost of `mentor next`. Any other form, `--help` included, goes through Typer as usual.
+    Importing Typer and building its command tree (click, pydantic) costs more than the rest of
+    `mentor next`. Any other form, `--help` included, goes through Typer as usual.
     """
     if not argv:
         return None
@@ -707,12 +724,9 @@ def main() -> None:
     try:
         fast = _fast_call(sys.argv[1:])
         if fast is None:
-            app()
+            build_app()()
         else:
-            try:
-                fast()
-            except typer.Exit as e:
-                sys.exit(e.exit_code)
+            fast()
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(130)
