@@ -191,31 +191,17 @@ def check(
 
     Examples: mentor check    mentor check p1.neuron.forward --answer flops=2*64*128
     """
-    from mentor.grading.runner import GradeRequest, GradingInterrupted, grade
+    from mentor.grading.runner import GraderWorker, GradingInterrupted, grade
 
-    s = _session()
-    step = s.step(step_id)
-    states = s.states()
-    _refuse_locked(s, step, states)
-    exercise = s.exercise(step)
-    if not exercise.is_file():
-        _fail(
-            f"{s.ws.display(exercise)} is missing: restore the stub with `mentor reset {step.id}`", code=2
-        )
-    grading_for = _target(s, target)
-    req = GradeRequest(
-        grader=step.grader,
-        submission=exercise,
-        reference=s.course.content_root / step.solution,
-        cwd=s.ws.root,
-        timeout_s=s.course.timeout_for(step),
-        memory_mb=s.course.memory_for(step, grading_for.profile),
-        profile=grading_for.profile,
-        budget=s.course.budget_for(step, grading_for.profile),
-        threads=grading_for.threads,
-        hide_cuda=grading_for.hide_cuda,
-        cuda_memory_fraction=grading_for.cuda_memory_fraction,
-    )
+    worker = GraderWorker()  # Python and pytest load while we find out what to grade
+    try:
+        s = _session()
+        step = s.step(step_id)
+        _refuse_locked(s, step, s.states())
+        req = _grade_request(s, step, target)
+    except BaseException:
+        worker.cancel()
+        raise
 
     def warm_up():  # overlaps with the grader: what we need to record and render afterwards
         from mentor import progress, ui  # noqa: F401
@@ -223,12 +209,11 @@ def check(
         progress._sqlite_utils()
 
     try:
-        result = grade(req, while_running=warm_up)
+        result = grade(req, while_running=warm_up, worker=worker)
     except GradingInterrupted as stop:
         s.store.record_attempt(step.id, stop.result, profile=req.profile, version=__version__)
         _fail(stop.result.message, code=130)
     s.store.record_attempt(step.id, result, profile=req.profile, version=__version__)
-    state = s.states()[step.id]
     if as_json:
         pending = _pending_checks(s, step) if result.passed else [c.id for c in step.checks]
         answered = _answer_from_options(s, step, answers or [], quiet=True) if result.passed and answers else []
@@ -251,11 +236,34 @@ def check(
         raise SystemExit(0 if result.passed else 1)
     from mentor import ui
 
-    ui.render_result(step, result, s.ws.display(exercise))
+    ui.render_result(step, result, s.ws.display(req.submission))
     if not result.passed:
         ui.console.print("Fix it and run [bold]mentor check[/] again; [bold]mentor hint[/] gives a nudge.")
         raise SystemExit(1)
     _ask_checks(s, step, answers or [])
+
+
+def _grade_request(s: Session, step, target: Optional[str]):
+    """What to grade for `step`, under the hardware profile it is graded for."""
+    from mentor.grading.runner import GradeRequest
+
+    exercise = s.exercise(step)
+    if not exercise.is_file():
+        _fail(f"{s.ws.display(exercise)} is missing: restore the stub with `mentor reset {step.id}`", code=2)
+    grading_for = _target(s, target)
+    return GradeRequest(
+        grader=step.grader,
+        submission=exercise,
+        reference=s.course.content_root / step.solution,
+        cwd=s.ws.root,
+        timeout_s=s.course.timeout_for(step),
+        memory_mb=s.course.memory_for(step, grading_for.profile),
+        profile=grading_for.profile,
+        budget=s.course.budget_for(step, grading_for.profile),
+        threads=grading_for.threads,
+        hide_cuda=grading_for.hide_cuda,
+        cuda_memory_fraction=grading_for.cuda_memory_fraction,
+    )
 
 
 def _target(s: Session, requested: Optional[str]):

@@ -26,7 +26,7 @@ SUBMISSION_ENV = "MENTOR_SUBMISSION"
 REFERENCE_ENV = "MENTOR_REFERENCE"
 REPORT_ENV = "MENTOR_REPORT"
 BUDGET_ENV = "MENTOR_BUDGET"  # JSON: {"profile": name, "limits": {...}} for the `budget` fixture
-KEY_FD_ENV = "MENTOR_KEY_FD"  # a pipe holding the key that signs each report line
+KEY_ENV = "MENTOR_KEY"  # hex key that signs each report line, set by the worker after it started
 
 
 def _signer(key: bytes):
@@ -57,11 +57,7 @@ _paths: dict[str, str] = {}
 
 
 def _read_key() -> bytes:
-    fd = os.environ.pop(KEY_FD_ENV, None)
-    if fd is None:
-        return b""
-    with os.fdopen(int(fd), "rb") as pipe:
-        return pipe.read()
+    return bytes.fromhex(os.environ.pop(KEY_ENV, ""))
 
 
 def pytest_configure(config):

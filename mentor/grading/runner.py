@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -105,62 +104,63 @@ def pytest_command(grader: str, python: str = sys.executable) -> list[str]:
     ]  # fmt: skip
 
 
-def _limit_resources(memory_mb: int):
-    def apply():
-        import resource
+class GraderWorker:
+    """A grader process started ahead of its job (see worker.py); `mentor check` starts one first thing.
 
-        mem = memory_mb << 20
-        # RLIMIT_DATA counts heap and anonymous mappings (what NumPy allocates) but not the
-        # address space reserved by shared libraries, so imports work under a tight cap.
-        resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_CAP_BYTES, OUTPUT_CAP_BYTES))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    Its output goes to a temporary file; `cancel` ends it when there turns out to be nothing to grade.
+    """
 
-    return apply
-
-
-def start_grader(req: GradeRequest, report_path: Path, output_file, key: bytes) -> subprocess.Popen:
-    """Start the grader; the report key travels through a pipe, never the environment."""
-    read_end, write_end = os.pipe()
-    os.write(write_end, key)
-    os.close(write_end)
-    env = dict(os.environ)
-    env.update(
-        MENTOR_SUBMISSION=str(req.submission),
-        MENTOR_REFERENCE=str(req.reference),
-        MENTOR_REPORT=str(report_path),
-        MENTOR_KEY_FD=str(read_end),
-        MENTOR_BUDGET=json.dumps({"profile": req.profile, "limits": req.budget}),
-        PYTHONUNBUFFERED="1",
-        PYTHONFAULTHANDLER="1",
-        # A fixed mmap threshold makes glibc return large blocks to the OS on free, so the peak
-        # resident set that memory budgets read is not hidden by memory cached from earlier calls.
-        MALLOC_MMAP_THRESHOLD_="131072",
-    )
-    if req.threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env[var] = str(req.threads)
-    if req.hide_cuda:
-        env["CUDA_VISIBLE_DEVICES"] = ""
-    if req.cuda_memory_fraction:
-        env["MENTOR_CUDA_MEMORY_FRACTION"] = str(req.cuda_memory_fraction)
-    env.update(GRADER_ENV)
-    env.pop("PYTEST_ADDOPTS", None)
-    env.pop("PYTEST_PLUGINS", None)
-    try:
-        return subprocess.Popen(
-            pytest_command(req.grader),
-            cwd=req.cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=(read_end,),
-            preexec_fn=_limit_resources(req.memory_mb),
+    def __init__(self):
+        env = dict(os.environ, **GRADER_ENV)
+        env.update(
+            PYTHONUNBUFFERED="1",
+            PYTHONFAULTHANDLER="1",
+            # A fixed mmap threshold makes glibc return large blocks to the OS on free, so the peak
+            # resident set that memory budgets read is not hidden by memory cached from earlier calls.
+            MALLOC_MMAP_THRESHOLD_="131072",
         )
-    finally:
-        os.close(read_end)
+        for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+            env.pop(name, None)
+        self.output = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mentor.grading.worker"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a timeout kills the whole tree
+        )
+
+    def send(self, req: GradeRequest, report_path: Path, key: bytes) -> None:
+        env = {
+            "MENTOR_SUBMISSION": str(req.submission),
+            "MENTOR_REFERENCE": str(req.reference),
+            "MENTOR_REPORT": str(report_path),
+            "MENTOR_KEY": key.hex(),
+            "MENTOR_BUDGET": json.dumps({"profile": req.profile, "limits": req.budget}),
+        }
+        if req.threads:
+            env.update({v: str(req.threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+        if req.hide_cuda:
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        if req.cuda_memory_fraction:
+            env["MENTOR_CUDA_MEMORY_FRACTION"] = str(req.cuda_memory_fraction)
+        job = {
+            "env": env,
+            "memory_mb": req.memory_mb,
+            "output_cap": OUTPUT_CAP_BYTES,
+            "cwd": str(req.cwd),
+            "args": pytest_command(req.grader)[3:],  # what follows `python -m pytest`
+        }
+        try:
+            self.proc.stdin.write((json.dumps(job) + "\n").encode("utf-8"))
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the worker died while starting; its exit status and output tell the verdict
+
+    def cancel(self) -> None:
+        _kill_tree(self.proc)
+        self.output.close()
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
@@ -171,35 +171,35 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def grade(req: GradeRequest, while_running=None) -> GradeResult:
-    """Grade `req.submission`. `while_running` is called once the grader has started (to overlap work)."""
+def grade(req: GradeRequest, while_running=None, worker: Optional[GraderWorker] = None) -> GradeResult:
+    """Grade `req.submission` on `worker` (a new one if none was started ahead).
+
+    `while_running` is called once the job is sent, to overlap the caller's work with grading.
+    """
+    worker = worker or GraderWorker()
+    proc, key, timed_out = worker.proc, os.urandom(32), False
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="mentor-grade-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mentor-grade-") as tmp, worker.output as out:
         report_path = Path(tmp) / "report.jsonl"
-        with open(Path(tmp) / "output.txt", "w+b") as out:
-            key = secrets.token_bytes(32)
-            proc = start_grader(req, report_path, out, key)
-            timed_out = False
-            try:
-                if while_running:
-                    while_running()
-                proc.wait(timeout=max(0.1, req.timeout_s - (time.perf_counter() - start)))
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_tree(proc)
-            except KeyboardInterrupt:
-                _kill_tree(proc)
-                report = read_report(report_path, key)
-                result = GradeResult(
-                    "interrupted",
-                    "Stopped by Ctrl-C: the grader was stopped and nothing counts as passed.",
-                    tests=report.tests(),
-                    duration_s=time.perf_counter() - start,
-                )
-                raise GradingInterrupted(result) from None
-            _kill_tree(proc)  # anything the learner's code left running in the group
-            output = _read_output(out)
-            report = read_report(report_path, key)
+        worker.send(req, report_path, key)
+        try:
+            if while_running:
+                while_running()
+            proc.wait(timeout=max(0.1, req.timeout_s - (time.perf_counter() - start)))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        except KeyboardInterrupt:
+            _kill_tree(proc)
+            result = GradeResult(
+                "interrupted",
+                "Stopped by Ctrl-C: the grader was stopped and nothing counts as passed.",
+                tests=read_report(report_path, key).tests(),
+                duration_s=time.perf_counter() - start,
+            )
+            raise GradingInterrupted(result) from None
+        _kill_tree(proc)  # on a timeout, and anything the learner's code left running in the group
+        output = _read_output(out)
+        report = read_report(report_path, key)
     result = verdict(report, proc.returncode, timed_out, req, output)
     result.duration_s = time.perf_counter() - start
     result.measurements = report.measurements
