@@ -621,6 +621,45 @@ def hardware(as_json: JsonFlag = False) -> None:
     ui.console.print(f"Profile: [bold]{name}[/] — {why}", highlight=False)
 
 
+def corpus(
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Your own UTF-8 text file instead of the default.")] = None,
+    write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Save the text to this file (e.g. data/corpus.txt).")] = None,
+    max_bytes: Annotated[Optional[int], typer.Option("--max-bytes", help="Cut the text at this many bytes.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the course's training text: gathered offline from this Python installation, or your own file.
+
+    The tokenizer steps and later training read it; nothing is downloaded.
+
+    Examples: mentor corpus    mentor corpus --write data/corpus.txt    mentor corpus --file my_book.txt
+    """
+    from mentor.corpus import CorpusError, load_corpus
+
+    try:
+        text = load_corpus(file, max_bytes=max_bytes)
+    except CorpusError as e:
+        _fail(str(e), code=2)
+    info = {
+        "source": str(file) if file else "default (this Python installation's documentation and docstrings)",
+        "bytes": len(text.encode("utf-8")),
+        "characters": len(text),
+        "lines": text.count("\n") + 1,
+        "distinct_characters": len(set(text)),
+    }
+    if write:
+        write.parent.mkdir(parents=True, exist_ok=True)
+        write.write_text(text, encoding="utf-8")
+        info["written_to"] = str(write)
+    if as_json:
+        _print_json(info)
+        return
+    from mentor import ui
+
+    for key, value in info.items():
+        ui.console.print(f"{key.replace('_', ' '):>20}: {value}", highlight=False)
+    ui.console.print(f"{'first line':>20}: {text.splitlines()[0][:70] if text else ''}", highlight=False)
+
+
 def init(directory: Annotated[Path, typer.Argument(help="A new folder for your workspace.")]) -> None:
     """Create a fresh workspace: the exercise stubs and an empty progress store.
 
@@ -691,7 +730,7 @@ def build_app():
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
     )
-    for command in (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, init):
+    for command in (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, init):
         app.command("list" if command is list_steps else None)(command)
     dev_app = typer.Typer(help="Course-author tools.", no_args_is_help=True)
     dev_app.command()(verify)

@@ -96,3 +96,23 @@ def test_write_default_corpus_round_trips(tmp_path):
     assert dest.is_file()
     assert dest.read_bytes() == default_corpus(30_000).encode("utf-8")
     assert load_corpus(dest) == default_corpus(30_000)
+
+
+def test_corpus_command_reports_writes_and_refuses_bad_files(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from mentor.cli import app
+
+    runner = CliRunner()
+    dest = tmp_path / "data" / "corpus.txt"
+    result = runner.invoke(app, ["corpus", "--max-bytes", "20000", "--write", str(dest), "--json"])
+    info = json.loads(result.output)
+    assert result.exit_code == 0 and info["bytes"] == 20000 and len(dest.read_bytes()) == 20000
+    mine = tmp_path / "mine.txt"
+    mine.write_text("héllo wörld\n", encoding="utf-8")
+    assert json.loads(runner.invoke(app, ["corpus", "--file", str(mine), "--json"]).output)["characters"] == 12
+    mine.write_bytes(b"\xff\xfe bad")
+    bad = runner.invoke(app, ["corpus", "--file", str(mine)])
+    assert bad.exit_code == 2 and "not UTF-8" in bad.output
