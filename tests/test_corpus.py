@@ -115,4 +115,4 @@ def test_corpus_command_reports_writes_and_refuses_bad_files(tmp_path):
     assert json.loads(runner.invoke(app, ["corpus", "--file", str(mine), "--json"]).output)["characters"] == 12
     mine.write_bytes(b"\xff\xfe bad")
     bad = runner.invoke(app, ["corpus", "--file", str(mine)])
-    assert bad.exit_code == 2 and "not UTF-8" in bad.output
+    assert bad.exit_code == 2 and "not UTF-8" in " ".join(bad.output.split())
