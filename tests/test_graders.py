@@ -1,5 +1,14 @@
 """Every grader accepts its reference, reads the untouched stub as not started, and rejects each
-known-wrong implementation in tests/known_wrong/<step>/ with the message of its misconception."""
+known-wrong implementation in tests/known_wrong/<step>/ with the message of its misconception.
+
+Grader runs are subprocesses that mostly wait on imports, so they are graded two at a time, once
+for the whole module; each test then asserts on its own result.
+"""
+
+import functools
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -11,17 +20,36 @@ COURSE = load_course(content_root())
 STEPS = COURSE.steps
 CASES = [(s, c) for s in STEPS for c in known_wrong_cases(COURSE, s)]
 MIN_KNOWN_WRONG = 3
+WORKERS = 2
+
+
+def _grade(job):
+    step, case = job
+    with tempfile.TemporaryDirectory(prefix="mentor-test-") as tmp:
+        if case == "solution":
+            return grade_file(COURSE, step, COURSE.content_root / step.solution, Path(tmp))
+        if case == "stub":
+            return grade_file(COURSE, step, COURSE.content_root / step.exercise, Path(tmp))
+        return grade_file(COURSE, step, compose_known_wrong(COURSE, step, case, Path(tmp)), Path(tmp))
+
+
+@functools.cache
+def results() -> dict:
+    jobs = [(s, "solution") for s in STEPS] + [(s, "stub") for s in STEPS] + CASES
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        graded = list(pool.map(_grade, jobs))
+    return {(s.id, c if isinstance(c, str) else c.name): r for (s, c), r in zip(jobs, graded)}
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: s.id)
-def test_reference_solution_passes(step, tmp_path):
-    result = grade_file(COURSE, step, COURSE.content_root / step.solution, tmp_path)
+def test_reference_solution_passes(step):
+    result = results()[step.id, "solution"]
     assert result.status == "passed", [(t.name, t.message, t.diff) for t in result.tests] or result.output
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: s.id)
-def test_untouched_stub_reads_as_not_started(step, tmp_path):
-    result = grade_file(COURSE, step, COURSE.content_root / step.exercise, tmp_path)
+def test_untouched_stub_reads_as_not_started(step):
+    result = results()[step.id, "stub"]
     assert result.status == "not_started", (result.status, result.message, result.output)
 
 
@@ -31,9 +59,8 @@ def test_every_step_keeps_a_catalogue_of_known_wrong_implementations(step):
 
 
 @pytest.mark.parametrize("step,case", CASES, ids=[f"{s.id}/{c.name}" for s, c in CASES])
-def test_known_wrong_implementation_is_rejected_with_its_misconception(step, case, tmp_path):
-    submission = compose_known_wrong(COURSE, step, case, tmp_path)
-    result = grade_file(COURSE, step, submission, tmp_path)
+def test_known_wrong_implementation_is_rejected_with_its_misconception(step, case):
+    result = results()[step.id, case.name]
     assert result.status == "failed", (result.status, result.message)
     messages = [t.message for t in result.tests if t.outcome != "passed"]
     assert rejection_matches(result, case.misconception), messages
