@@ -660,6 +660,29 @@ def corpus(
     ui.console.print(f"{'first line':>20}: {text.splitlines()[0][:70] if text else ''}", highlight=False)
 
 
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file saved with `mentor progress --json`.")],
+) -> None:
+    """Restore progress saved on another machine into this workspace's fresh store.
+
+    Example: mentor progress --json > my-progress.json   (on the GPU laptop), then in a new
+    workspace on the CPU box: mentor restore my-progress.json
+    """
+    from mentor import ui
+    from mentor.progress import StoreError
+
+    s = _session()
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        _fail(f"{file} cannot be read as JSON: {e}", code=2)
+    try:
+        counts = s.store.import_(data.get("store", data) if isinstance(data, dict) else data)
+    except StoreError as e:
+        _fail(str(e), code=2)
+    ui.console.print("Restored " + ", ".join(f"{n} {table}" for table, n in counts.items() if n), highlight=False)
+
+
 def init(directory: Annotated[Path, typer.Argument(help="A new folder for your workspace.")]) -> None:
     """Create a fresh workspace: the exercise stubs and an empty progress store.
 
@@ -730,7 +753,7 @@ def build_app():
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
     )
-    for command in (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, init):
+    for command in (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, init):
         app.command("list" if command is list_steps else None)(command)
     dev_app = typer.Typer(help="Course-author tools.", no_args_is_help=True)
     dev_app.command()(verify)

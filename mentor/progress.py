@@ -92,6 +92,7 @@ def _migration_3(db) -> None:
 
 
 MIGRATIONS: dict[int, Callable] = {1: _migration_1, 2: _migration_2, 3: _migration_3}
+TABLES = ("attempts", "test_results", "hints", "answers", "tutor_log", "measurements")
 
 
 @dataclass
@@ -329,11 +330,42 @@ class ProgressStore:
                 "schema_version": SCHEMA_VERSION,
                 "tables": {
                     t: [dict(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY id")]
-                    for t in ("attempts", "test_results", "hints", "answers", "tutor_log", "measurements")
+                    for t in TABLES
                 },
             }
         finally:
             conn.row_factory = None
+
+    def import_(self, data: dict) -> dict[str, int]:
+        """Restore an `export()` (from this or an older store version) into this store, which must be empty.
+
+        Row ids are kept, so test results still point at their attempts. One transaction: a bad
+        file leaves the store as it was. Returns the rows restored per table.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("tables"), dict):
+            raise StoreError("not a mentor progress export: expected {'schema_version': N, 'tables': {...}}")
+        version = data.get("schema_version")
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise StoreError(f"the export is from store version {version}; this mentor reads up to {SCHEMA_VERSION}")
+        unknown = set(data["tables"]) - set(TABLES)
+        if unknown:
+            raise StoreError(f"the export has tables this store does not know: {', '.join(sorted(unknown))}")
+        conn = self.connect()
+        if any(conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in TABLES):
+            raise StoreError(f"{self.path} already holds progress: restore into a fresh workspace")
+
+        def write(db):
+            counts = {}
+            for table in TABLES:  # attempts before the rows that point at them
+                rows = data["tables"].get(table) or []
+                db[table].insert_all(rows, pk="id", alter=False)
+                counts[table] = len(rows)
+            return counts
+
+        try:
+            return self._write(write)
+        except (sqlite3.Error, TypeError, AttributeError, KeyError) as e:
+            raise StoreError(f"the export could not be restored ({e}); the store is unchanged") from None
 
 
 def dumps(data: dict) -> str:

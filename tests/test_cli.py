@@ -306,3 +306,32 @@ def test_progress_counts_tutor_questions_per_step(ws):
     data = json.loads(mentor("progress", "--json").output)
     assert data["steps"][0]["questions"] == 1 and data["phases"][0]["questions"] == 1
     assert "questions" in mentor("progress").output
+
+
+def test_progress_moves_to_another_machine_with_restore(ws, tmp_path, monkeypatch):
+    solve(ws, FIRST)
+    mentor("check", *FIRST_ANSWERS)
+    mentor("hint", FIRST)
+    saved = tmp_path / "saved.json"
+    saved.write_text(mentor("progress", "--json").output)
+    other = tmp_path / "other"
+    assert mentor("init", str(other)).exit_code == 0
+    monkeypatch.chdir(other)
+    result = mentor("restore", str(saved))
+    assert result.exit_code == 0 and "1 attempts" in result.output
+    steps = json.loads(mentor("list", "--json").output)["steps"]
+    assert steps[0]["state"] == "mastered"
+    before = json.loads(saved.read_text())["store"]["tables"]
+    assert json.loads(mentor("progress", "--json").output)["store"]["tables"] == before
+    again = mentor("restore", str(saved))  # refuses to mix two histories
+    assert again.exit_code == 2 and "already holds progress" in again.output
+
+
+def test_restore_refuses_a_broken_file_and_changes_nothing(ws, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 1, "tables": {"attempts": [{"id": 1, "nonsense_column": 3}]}}')
+    result = mentor("restore", str(bad))
+    assert result.exit_code == 2 and "unchanged" in result.output
+    assert json.loads(mentor("progress", "--json").output)["store"]["tables"]["attempts"] == []
+    bad.write_text("not json")
+    assert mentor("restore", str(bad)).exit_code == 2
