@@ -1,3 +1,3 @@
-from mentor.cli import main
+from mentor.entry import main
 
 main()

@@ -193,7 +193,7 @@ def check(
     """
     from mentor.grading.runner import GraderWorker, GradingInterrupted, grade
 
-    worker = GraderWorker()  # Python and pytest load while we find out what to grade
+    worker = GraderWorker(_prestarted.pop() if _prestarted else None)  # pytest loads while we find what to grade
     try:
         s = _session()
         step = s.step(step_id)
@@ -790,7 +790,12 @@ def _fast_call(argv: list[str]):
     }.get(name)
 
 
-def main() -> None:
+_prestarted: list = []  # a grader worker the entry point started for `check` (see mentor/entry.py)
+
+
+def main(prestarted=None) -> None:
+    if prestarted is not None:
+        _prestarted.append(prestarted)
     try:
         fast = _fast_call(sys.argv[1:])
         if fast is None:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from mentor.grading.spawn import GRADER_ENV, spawn_worker
 from mentor.paths import GRADERS_DIR
 
 OUTPUT_CAP_BYTES = 32 << 20  # what the grader process may write to any file, its output included
@@ -89,11 +90,6 @@ class GradingInterrupted(Exception):
         self.result = result
 
 
-# Only our plugin loads: third-party pytest plugins in the learner's environment neither slow the
-# grader (hypothesis's alone costs about a second at start-up) nor change how it runs.
-GRADER_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-
-
 def pytest_command(grader: str, python: str = sys.executable) -> list[str]:
     """The pytest command line for a grader, the same for `mentor check` and the benchmark."""
     return [
@@ -110,26 +106,8 @@ class GraderWorker:
     Its output goes to a temporary file; `cancel` ends it when there turns out to be nothing to grade.
     """
 
-    def __init__(self):
-        env = dict(os.environ, **GRADER_ENV)
-        env.update(
-            PYTHONUNBUFFERED="1",
-            PYTHONFAULTHANDLER="1",
-            # A fixed mmap threshold makes glibc return large blocks to the OS on free, so the peak
-            # resident set that memory budgets read is not hidden by memory cached from earlier calls.
-            MALLOC_MMAP_THRESHOLD_="131072",
-        )
-        for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
-            env.pop(name, None)
-        self.output = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mentor.grading.worker"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=self.output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a timeout kills the whole tree
-        )
+    def __init__(self, prestarted=None):
+        self.proc, self.output = prestarted or spawn_worker()
 
     def send(self, req: GradeRequest, report_path: Path, key: bytes) -> None:
         env = {
