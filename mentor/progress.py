@@ -8,7 +8,6 @@ sqlite-utils.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import sys
 import time
@@ -367,6 +366,3 @@ class ProgressStore:
         except (sqlite3.Error, TypeError, AttributeError, KeyError) as e:
             raise StoreError(f"the export could not be restored ({e}); the store is unchanged") from None
 
-
-def dumps(data: dict) -> str:
-    return json.dumps(data, indent=2, sort_keys=True)
