@@ -107,6 +107,11 @@ def _show_cached(s: Session, parts: tuple, render) -> None:
     sys.stdout.write(cached_screen(s.ws.cache_dir, parts, capture))
 
 
+def _interactive() -> bool:
+    """A person at a terminal can answer prompts (CI may run us with no stdin at all)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
@@ -344,7 +349,7 @@ def _ask_checks(s: Session, step, answers: list[str]) -> None:
     if answers:
         _answer_from_options(s, step, answers)
     pending = [c for c in step.checks if c.id in _pending_checks(s, step)]
-    if pending and sys.stdin.isatty() and not answers:
+    if pending and _interactive() and not answers:
         _ask_interactively(s, step, pending)
         pending = [c for c in step.checks if c.id in _pending_checks(s, step)]
     if pending:
@@ -474,7 +479,7 @@ def ask(
         for line in filter(None, lines):
             ui.console.print(Text(line, style="green" if verdict.correct else ""))
         raise SystemExit(0 if verdict.correct else 1)
-    if question is None and sys.stdin.isatty():
+    if question is None and _interactive():
         from rich.prompt import Prompt
 
         question = Prompt.ask("Your question")
@@ -567,7 +572,7 @@ def reset(
     shown = s.ws.display(s.exercise(step))
     from rich.prompt import Confirm
 
-    if not yes and sys.stdin.isatty() and not Confirm.ask(f"Restore the stub of {shown}?"):
+    if not yes and _interactive() and not Confirm.ask(f"Restore the stub of {shown}?"):
         raise SystemExit(1)
     with _user_errors():
         backup = reset_exercise(s.course, s.ws, step)

@@ -21,7 +21,8 @@ _RENDER_ENV = ("COLUMNS", "LINES", "TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR
 
 def screen_key(parts: tuple) -> str:
     size = shutil.get_terminal_size((80, 25))
-    facts = (__version__, parts, size, sys.stdout.isatty(), tuple(os.environ.get(v) for v in _RENDER_ENV))
+    tty = sys.stdout is not None and sys.stdout.isatty()
+    facts = (__version__, parts, size, tty, tuple(os.environ.get(v) for v in _RENDER_ENV))
     return hashlib.sha256(repr(facts).encode("utf-8")).hexdigest()[:24]
 
 

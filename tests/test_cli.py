@@ -335,3 +335,11 @@ def test_restore_refuses_a_broken_file_and_changes_nothing(ws, tmp_path):
     assert json.loads(mentor("progress", "--json").output)["store"]["tables"]["attempts"] == []
     bad.write_text("not json")
     assert mentor("restore", str(bad)).exit_code == 2
+
+
+def test_a_check_with_no_stdin_at_all_says_how_to_answer(ws):
+    solve(ws, FIRST)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mentor", "check"], cwd=ws, capture_output=True, text=True, preexec_fn=lambda: os.close(0)
+    )
+    assert proc.returncode == 0 and "Reasoning checks still open" in proc.stdout, proc.stderr
