@@ -68,7 +68,13 @@ def read_misconception(path: Path) -> str:
 
 
 def compose_known_wrong(course: Course, step: Step, case: KnownWrong, dest_dir: Path) -> Path:
-    """The step's solution with the buggy definitions appended, written as the exercise's file name.
+    """The step's solution with the buggy definitions appended, written as the exercise's file name."""
+    wrong = case.path.read_text(encoding="utf-8")
+    return compose_submission(course, step, dest_dir, f"# --- known wrong: {case.name} ---\n{wrong}")
+
+
+def compose_submission(course: Course, step: Step, dest_dir: Path, appended: str = "") -> Path:
+    """A learner's file for `step` in `dest_dir`: the solution with `appended` code after it.
 
     The reference versions of its sibling files go beside it, for steps that import earlier ones.
     """
@@ -79,9 +85,8 @@ def compose_known_wrong(course: Course, step: Step, case: KnownWrong, dest_dir: 
         if sibling.name != solution_path.name:
             shutil.copy(sibling, dest_dir / sibling.name)
     solution = solution_path.read_text(encoding="utf-8")
-    wrong = case.path.read_text(encoding="utf-8")
     dest = dest_dir / Path(step.exercise).name
-    dest.write_text(f"{solution}\n\n# --- known wrong: {case.name} ---\n{wrong}", encoding="utf-8")
+    dest.write_text(f"{solution}\n\n{appended}", encoding="utf-8")
     return dest
 
 

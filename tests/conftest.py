@@ -1,7 +1,17 @@
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from mentor.curriculum import load_course
 from mentor.paths import content_root
+
+# Sealed grader records (mentor/grading/seal.py) go to a cache of this run's own, shared by the
+# subprocesses it starts, never to the developer's ~/.cache.
+os.environ["MENTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="mentor-test-cache-")
+atexit.register(shutil.rmtree, os.environ["MENTOR_CACHE_DIR"], True)
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mentor.authoring import compose_known_wrong, grade_file, known_wrong_cases, rejection_matches
+from mentor.authoring import compose_known_wrong, compose_submission, grade_file, known_wrong_cases, rejection_matches
 from mentor.curriculum import load_course
 from mentor.paths import content_root
 
@@ -23,11 +23,27 @@ MIN_KNOWN_WRONG = 3
 WORKERS = 2
 
 
+# A learner's correct file is not the reference file, so its pass is confirmed against the sealed
+# record of the reference's run (mentor/grading/seal.py). Disturbing the global random generators at
+# import proves no grader's expected values hang on state the learner's code may touch.
+DISTURB_RNG = """
+import numpy as _np
+_np.random.seed(12345); _np.random.rand(7)
+try:
+    import torch as _torch
+    _torch.manual_seed(999); _torch.randn(13)
+except ImportError:
+    pass
+"""
+
+
 def _grade(job):
     step, case = job
     with tempfile.TemporaryDirectory(prefix="mentor-test-") as tmp:
         if case == "solution":
             return grade_file(COURSE, step, COURSE.content_root / step.solution, Path(tmp))
+        if case == "learner-copy":
+            return grade_file(COURSE, step, compose_submission(COURSE, step, Path(tmp), DISTURB_RNG), Path(tmp))
         if case == "stub":
             return grade_file(COURSE, step, COURSE.content_root / step.exercise, Path(tmp))
         return grade_file(COURSE, step, compose_known_wrong(COURSE, step, case, Path(tmp)), Path(tmp))
@@ -35,7 +51,7 @@ def _grade(job):
 
 @functools.cache
 def results() -> dict:
-    jobs = [(s, "solution") for s in STEPS] + [(s, "stub") for s in STEPS] + CASES
+    jobs = [(s, "solution") for s in STEPS] + [(s, "stub") for s in STEPS] + CASES + [(s, "learner-copy") for s in STEPS]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         graded = list(pool.map(_grade, jobs))
     return {(s.id, c if isinstance(c, str) else c.name): r for (s, c), r in zip(jobs, graded)}
@@ -45,6 +61,12 @@ def results() -> dict:
 def test_reference_solution_passes(step):
     result = results()[step.id, "solution"]
     assert result.status == "passed", [(t.name, t.message, t.diff) for t in result.tests] or result.output
+
+
+@pytest.mark.parametrize("step", STEPS, ids=lambda s: s.id)
+def test_a_correct_learner_file_is_confirmed_against_the_sealed_reference_run(step):
+    result = results()[step.id, "learner-copy"]
+    assert result.status == "passed", [(t.name, t.kind, t.message) for t in result.tests] or result.output
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: s.id)

@@ -13,6 +13,15 @@ import numpy as np
 # `np.allclose` or `np.isfinite` cannot change what the grader compares with.
 _allclose, _asarray, _isfinite, _errstate = np.allclose, np.asarray, np.isfinite, np.errstate
 
+# Set by the grader plugin: records both sides of each comparison so the runner can check them
+# again outside this process (see mentor/grading/seal.py).
+recorder = None
+
+
+def _record(got, want, rtol: float, atol: float) -> None:
+    if recorder is not None:
+        recorder(got, want, rtol, atol)
+
 
 class Misconception(AssertionError):
     """A failed expectation: `why` names the likely misconception, `diff` shows the values."""
@@ -42,6 +51,7 @@ def as_array(value: Any, what: str = "your function"):
 
 def expect_shape(actual: Any, shape: Sequence[int], why: str) -> None:
     arr = as_array(actual)
+    _record(_asarray(arr.shape), _asarray(tuple(shape)), 0.0, 0.0)
     expect(tuple(arr.shape) == tuple(shape), why, f"shape: got {tuple(arr.shape)}, expected {tuple(shape)}")
 
 
@@ -56,6 +66,7 @@ def expect_finite(actual: Any, why: str) -> None:
 def expect_close(actual: Any, expected: Any, why: str, *, rtol: float = 1e-6, atol: float = 1e-8) -> None:
     """`actual` matches `expected` in shape and value within rtol/atol."""
     got, want = as_array(actual), as_array(expected)
+    _record(got, want, rtol, atol)
     if got.shape != want.shape:
         raise Misconception(why, f"shape: got {got.shape}, expected {want.shape}")
     if not _allclose(got, want, rtol=rtol, atol=atol, equal_nan=False):

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from mentor.grading import expect
 from mentor.grading.expect import Misconception
+from mentor.grading.seal import SEAL_ENV, Recorder
 
 SUBMISSION_ENV = "MENTOR_SUBMISSION"
 REFERENCE_ENV = "MENTOR_REFERENCE"
@@ -63,10 +65,12 @@ def _read_key() -> bytes:
 def pytest_configure(config):
     """Runs before any learner code: take what the runner passed, and leave no trace of it."""
     global _report
-    for name in (SUBMISSION_ENV, REFERENCE_ENV, REPORT_ENV, BUDGET_ENV):
+    for name in (SUBMISSION_ENV, REFERENCE_ENV, REPORT_ENV, BUDGET_ENV, SEAL_ENV):
         if name in os.environ:
             _paths[name] = os.environ.pop(name)
     _report = _Report(_paths.get(REPORT_ENV), _read_key())
+    if _paths.get(SEAL_ENV):
+        expect.recorder = Recorder(_paths[SEAL_ENV], _report.write)
     fraction = os.environ.pop("MENTOR_CUDA_MEMORY_FRACTION", None)
     if fraction:  # grading a smaller card's profile on a bigger GPU
         import torch
@@ -85,6 +89,8 @@ def pytest_keyboard_interrupt(excinfo):
 
 
 def pytest_runtest_logstart(nodeid, location):
+    if expect.recorder is not None:
+        expect.recorder.start(nodeid)
     _report.write({"started": nodeid})
 
 

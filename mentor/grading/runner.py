@@ -15,11 +15,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
+from mentor.grading import seal
 from mentor.grading.spawn import GRADER_ENV, spawn_worker
 from mentor.paths import GRADERS_DIR
 
@@ -109,8 +111,9 @@ class GraderWorker:
     def __init__(self, prestarted=None):
         self.proc, self.output = prestarted or spawn_worker()
 
-    def send(self, req: GradeRequest, report_path: Path, key: bytes) -> None:
+    def send(self, req: GradeRequest, report_path: Path, key: bytes, values: Path) -> None:
         env = {
+            seal.SEAL_ENV: str(values),
             "MENTOR_SUBMISSION": str(req.submission),
             "MENTOR_REFERENCE": str(req.reference),
             "MENTOR_REPORT": str(report_path),
@@ -152,14 +155,41 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 def grade(req: GradeRequest, while_running=None, worker: Optional[GraderWorker] = None) -> GradeResult:
     """Grade `req.submission` on `worker` (a new one if none was started ahead).
 
-    `while_running` is called once the job is sent, to overlap the caller's work with grading.
+    `while_running` is called once the job is sent, to overlap the caller's work with grading. A
+    pass is confirmed against the sealed record of the reference's run (see seal.py).
     """
+    start = time.perf_counter()
+    trusted = _same_file(req.submission, req.reference)
+    with tempfile.TemporaryDirectory(prefix="mentor-grade-") as tmp:
+        values = Path(tmp) / "values"
+        values.mkdir()
+        sealed = _Preload(req)  # loads NumPy and the sealed record while the grader runs
+        report, returncode, timed_out, output = _run(req, Path(tmp), values, while_running, worker, start)
+        result = verdict(report, returncode, timed_out, req, output)
+        result.measurements = report.measurements
+        if result.passed and trusted:
+            seal.keep(sealed.key(), report.collected, report.seals, values)
+        elif result.passed:
+            result = _confirm(req, result, report, values, sealed)
+        sealed.sealed()  # never leave the thread importing while the interpreter exits
+    result.duration_s = time.perf_counter() - start
+    return result
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _run(req, tmp: Path, values: Path, while_running, worker, start: float):
+    """One grader process, start to end: its report, exit status, whether it timed out, its output."""
     worker = worker or GraderWorker()
     proc, key, timed_out = worker.proc, os.urandom(32), False
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="mentor-grade-") as tmp, worker.output as out:
-        report_path = Path(tmp) / "report.jsonl"
-        worker.send(req, report_path, key)
+    report_path = tmp / "report.jsonl"
+    with worker.output as out:
+        worker.send(req, report_path, key, values)
         try:
             if while_running:
                 while_running()
@@ -177,11 +207,62 @@ def grade(req: GradeRequest, while_running=None, worker: Optional[GraderWorker] 
             raise GradingInterrupted(result) from None
         _kill_tree(proc)  # on a timeout, and anything the learner's code left running in the group
         output = _read_output(out)
-        report = read_report(report_path, key)
-    result = verdict(report, proc.returncode, timed_out, req, output)
-    result.duration_s = time.perf_counter() - start
-    result.measurements = report.measurements
-    return result
+    return read_report(report_path, key), proc.returncode, timed_out, output
+
+
+class _Preload:
+    """The sealed record for a request, looked up on a thread so a pass is confirmed without waiting."""
+
+    def __init__(self, req: GradeRequest):
+        self._key = self._sealed = None
+        self._thread = threading.Thread(target=self._load, args=(req,), daemon=True)
+        self._thread.start()
+
+    def _load(self, req: GradeRequest) -> None:
+        import numpy  # noqa: F401  (needed to confirm a pass; imported while the grader runs)
+
+        setting = {"profile": req.profile, "threads": req.threads, "hide_cuda": req.hide_cuda}
+        self._key = seal.seal_key(req.grader, req.reference, setting)
+        self._sealed = seal.load(self._key)
+
+    def key(self) -> str:
+        self._thread.join()
+        return self._key
+
+    def sealed(self) -> Optional[seal.Sealed]:
+        self._thread.join()
+        return self._sealed
+
+
+def _confirm(req: GradeRequest, result: GradeResult, report: Report, values: Path, preload: _Preload) -> GradeResult:
+    """Check a pass outside the learner's process, against what the reference's run compared."""
+    sealed = preload.sealed()
+    if sealed is None:  # first pass on this machine: run the reference once to seal its values
+        own = grade(replace(req, submission=req.reference))
+        sealed = seal.load(preload.key())
+        if sealed is None:
+            return GradeResult(
+                "error",
+                f"The reference solution did not pass this grader ({own.status}: {own.message}), so your pass "
+                "cannot be confirmed: a course problem, please report it.",
+                result.tests, output=result.output, measurements=result.measurements,
+            )  # fmt: skip
+    passed = [t for t in report.collected or [] if report.results.get(t, {}).get("outcome") == "passed"]
+    problems = seal.verify(sealed, report.collected or [], passed, report.seals, values)
+    if not problems:
+        return result
+    file = req.submission.name
+    for test in result.tests:
+        nodeid = next((p for p in problems if _short(p) == test.name), None)
+        if nodeid:
+            test.outcome, test.kind, test.message = "failed", "tampered", problems[nodeid]
+    return GradeResult(
+        "tampered",
+        f"Checked again outside your code's process, {len(problems)} test(s) that reported a pass did not "
+        f"hold up: something in {file} changed the grader, the reference or NumPy while it ran. This attempt "
+        "does not count; write the function itself.",
+        result.tests, output=result.output, measurements=result.measurements,
+    )  # fmt: skip
 
 
 def _read_output(out) -> str:
@@ -203,6 +284,7 @@ class Report:
     forged: int = 0  # lines whose signature does not verify
     keyboard_interrupt: Optional[str] = None  # where the learner's code raised it, if it did
     measurements: list[dict] = field(default_factory=list)
+    seals: list[dict] = field(default_factory=list)  # the values each comparison wrote (seal.py)
 
     def tests(self) -> list[TestResult]:
         names = self.collected or list(self.results)
@@ -244,6 +326,8 @@ def read_report(path: Path, key: bytes) -> Report:
             report.results[record["result"]["id"]] = record["result"]
         elif "started" in record:
             report.started.append(record["started"])
+        elif "seal" in record:
+            report.seals.append(record["seal"])
         elif "measurement" in record:
             report.measurements.append(record["measurement"])
         elif "keyboard_interrupt" in record:

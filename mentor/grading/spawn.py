@@ -24,8 +24,9 @@ def spawn_worker():
         # resident set that memory budgets read is not hidden by memory cached from earlier calls.
         MALLOC_MMAP_THRESHOLD_="131072",
     )
-    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
-        env.pop(name, None)
+    for name in list(env):  # mentor's own settings (its cache, say) are none of the learner code's business
+        if name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS") or name.startswith("MENTOR_"):
+            del env[name]
     output = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mentor.grading.worker"],

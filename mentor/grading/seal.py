@@ -1,0 +1,207 @@
+"""Sealed expectations: what a grader compared, checked again outside the learner's process.
+
+The learner's file runs inside the grader process, so in that process it can patch anything: the
+reference module, NumPy, mentor's comparison helpers. To make such tampering show, every
+`expect_close` / `expect_shape` call writes both of its values to a folder (one `.npy` pair per
+comparison, named in a signed report line), keyed by test, call site and occurrence.
+
+The same grader run on the reference solution, in a process that never loads learner code, gives
+the sealed record: the expected values and the set of tests. After a passing run, the runner:
+- recomputes each comparison from the values the learner's run reported, with the tolerance the
+  sealed record holds (a patched `np.allclose` or a silenced helper passes nothing here);
+- compares the learner run's expected values with the sealed ones (a patched reference or input
+  shows as drift; values that legitimately depend on the learner's output stay within a tolerance
+  ten times the comparison's own);
+- requires comparisons wherever the sealed run made them, and the same tests.
+
+Sealed records are cached per content (grader, reference, mentor and library versions, profile),
+so the reference runs once per step and machine. What this cannot stop, and does not claim to: a
+file written against mentor's internals that forges the recorded values themselves; the same
+person could as well edit progress.db.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from mentor.paths import GRADERS_DIR, PACKAGE_DIR
+
+SEAL_ENV = "MENTOR_SEAL"  # the folder a grader run writes its compared values to
+CACHE_ENV = "MENTOR_CACHE_DIR"
+DRIFT_FACTOR = 10.0  # how far an expected value may move with the learner's output before it is tampering
+_HELPERS = {str(PACKAGE_DIR / "grading" / "expect.py"), __file__}
+
+
+# -- in the grader process -----------------------------------------------------------------------
+class Recorder:
+    """Writes each comparison's two values; `expect_close` and `expect_shape` call it."""
+
+    def __init__(self, folder: str, write: Callable[[dict], None]):
+        import numpy as np
+
+        self._save = np.save  # bound before learner code runs
+        self.folder = Path(folder)
+        self.write = write
+        self.test = ""
+        self.seen: dict[str, int] = {}
+        self.count = 0
+
+    def start(self, nodeid: str) -> None:
+        self.test, self.seen = nodeid, {}
+
+    def __call__(self, got, want, rtol: float, atol: float) -> None:
+        site = _call_site()
+        occurrence = self.seen[site] = self.seen.get(site, -1) + 1
+        self.count += 1
+        name = str(self.count)
+        try:
+            self._save(self.folder / f"{name}.got.npy", got, allow_pickle=False)
+            self._save(self.folder / f"{name}.want.npy", want, allow_pickle=False)
+        except (ValueError, TypeError, OSError):
+            return  # not a numeric array: the comparison itself fails in the grader
+        record = {"test": self.test, "key": f"{site}#{occurrence}", "file": name, "rtol": rtol, "atol": atol}
+        self.write({"seal": record})
+
+
+def _call_site() -> str:
+    """`grader_file.py:line` of the grader code that asked for the comparison."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename in _HELPERS:
+        frame = frame.f_back
+    if frame is None:
+        return "?"
+    return f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+
+
+# -- in the runner -------------------------------------------------------------------------------
+@dataclass
+class Sealed:
+    """A grader's record from the reference's run: the tests it collects and what each compared."""
+
+    collected: list[str]
+    folder: Path
+    records: dict[str, dict[str, dict]] = field(default_factory=dict)  # test -> key -> record
+
+    def values(self, record: dict):
+        return _load_pair(self.folder, record["file"])
+
+
+def cache_root() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mentor"
+
+
+def seal_key(grader: str, reference: Path, setting: dict) -> str:
+    """Changes whenever anything the sealed values depend on changes."""
+    from importlib import metadata
+
+    from mentor import __version__
+
+    digest = hashlib.sha256(json.dumps([grader, __version__, setting], sort_keys=True).encode())
+    for package in ("numpy", "torch"):
+        try:
+            digest.update(f"{package}={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            pass
+    grader_file = GRADERS_DIR / grader.split("::")[0]
+    folders = (grader_file.parent, PACKAGE_DIR / "grading", Path(reference).parent)
+    for path in sorted(p for folder in folders for p in folder.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def load(key: str) -> Optional[Sealed]:
+    folder = cache_root() / "seals" / key
+    try:
+        data = json.loads((folder / "seal.json").read_text(encoding="utf-8"))
+        return Sealed(data["collected"], folder, data["records"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not sealed yet, or a damaged entry: the reference runs again
+
+
+def keep(key: str, collected: list[str], records: list[dict], values: Path) -> None:
+    """Store a reference run's record; a concurrent run storing the same key is harmless."""
+    root = cache_root() / "seals"
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+    by_test: dict[str, dict[str, dict]] = {}
+    for r in records:
+        by_test.setdefault(r["test"], {})[r["key"]] = r
+        for side in ("got", "want"):
+            shutil.copyfile(values / f"{r['file']}.{side}.npy", staging / f"{r['file']}.{side}.npy")
+    (staging / "seal.json").write_text(json.dumps({"collected": collected, "records": by_test}), encoding="utf-8")
+    if load(key) is None:  # a damaged entry goes; a good one stored meanwhile by another run stays
+        shutil.rmtree(root / key, ignore_errors=True)
+    try:
+        os.replace(staging, root / key)
+    except OSError:  # sealed by another run in the meantime
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _load_pair(folder: Path, name: str):
+    import numpy as np
+
+    return tuple(np.load(folder / f"{name}.{side}.npy", allow_pickle=False) for side in ("got", "want"))
+
+
+def verify(sealed: Sealed, collected: list[str], passed: list[str], records: list[dict], values: Path) -> dict[str, str]:
+    """Problems found in a run that reported `passed` tests, by test id (empty: nothing found)."""
+    if sorted(collected) != sorted(sealed.collected):
+        missing = sorted(set(sealed.collected) - set(collected)) or sorted(set(collected) - set(sealed.collected))
+        return {
+            t: "the grader's set of tests was changed: this test is not where the grader expects it"
+            for t in missing
+        }
+    mine: dict[str, dict[str, dict]] = {}
+    for r in records:
+        mine.setdefault(r["test"], {})[r["key"]] = r
+    problems = {}
+    for test in passed:
+        expected = sealed.records.get(test, {})
+        if expected and not mine.get(test):
+            problems[test] = "reported a pass without making any of the grader's comparisons"
+            continue
+        for key, record in mine.get(test, {}).items():
+            if key in expected:
+                problem = _check(record, expected[key], values, sealed)
+                if problem:
+                    problems[test] = f"{problem} (grader comparison {key.split('#')[0]})"
+                    break
+    return problems
+
+
+def _check(record: dict, sealed_record: dict, values: Path, sealed: Sealed) -> str:
+    rtol, atol = sealed_record["rtol"], sealed_record["atol"]
+    try:
+        got, want = _load_pair(values, record["file"])
+        _, sealed_want = sealed.values(sealed_record)
+    except (OSError, ValueError):
+        return "the values it compared could not be read back"
+    if not _close(want, sealed_want, DRIFT_FACTOR * rtol, DRIFT_FACTOR * atol):
+        return "the expected value changed while your code was loaded"
+    if not _close(got, want, rtol, atol):
+        return "your value does not match the expected one, although the comparison said it did"
+    return ""
+
+
+def _close(a, b, rtol: float, atol: float) -> bool:
+    import numpy as np
+
+    if a.shape != b.shape:
+        return False
+    try:
+        a, b = (x.astype(float) if x.dtype == bool else x for x in (a, b))
+        return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
+    except (TypeError, ValueError):
+        return False

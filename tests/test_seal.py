@@ -1,0 +1,108 @@
+"""A pass is confirmed outside the learner's process: patching NumPy, mentor's comparison helpers,
+the grader or the reference module inside the grader process makes a wrong file pass there, and
+the runner catches it. Correct files pass, sealed or not yet sealed."""
+
+import json
+import shutil
+
+from mentor.grading import seal
+from mentor.grading.runner import GradeRequest, grade
+from mentor.paths import content_root
+
+GRADER = "phase1/test_neuron.py"
+REFERENCE = content_root() / "solutions" / "phase1" / "neuron.py"
+SOLUTION = REFERENCE.read_text()
+WRONG = SOLUTION.replace("x @ w + b", "x @ w")  # forgets the bias
+
+# Each makes the wrong file pass inside the grader process, in a different way.
+PATCH_COMPARISON = """
+import mentor.grading.expect as _e
+_e._allclose = lambda *a, **k: True
+"""
+PATCH_REFERENCE = """
+import sys as _sys
+for _name, _mod in list(_sys.modules.items()):
+    if _name.startswith("reference_"):
+        _mod.neuron_forward = neuron_forward
+"""
+SILENCE_GRADER = """
+import sys as _sys
+for _mod in list(_sys.modules.values()):
+    if getattr(_mod, "__file__", "") and _mod.__file__.endswith("test_neuron.py"):
+        _mod.expect_close = lambda *a, **k: None
+        _mod.expect_shape = lambda *a, **k: None
+"""
+
+
+def run(tmp_path, source):
+    sub = tmp_path / "neuron.py"
+    sub.write_text(source)
+    return grade(GradeRequest(GRADER, sub, REFERENCE, tmp_path))
+
+
+def sealed_entries():
+    return sorted((seal.cache_root() / "seals").glob("*/seal.json"))
+
+
+def test_a_correct_file_passes_and_its_grader_is_sealed_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("MENTOR_CACHE_DIR", str(tmp_path / "cache"))
+    first = run(tmp_path, SOLUTION.replace("x @ w + b", "b + x @ w"))  # not sealed yet: the reference runs too
+    assert first.status == "passed", [(t.name, t.message) for t in first.tests]
+    [entry] = sealed_entries()
+    records = json.loads(entry.read_text())["records"]
+    assert len(records) == 5 and all(records.values())  # every test compared something
+    again = run(tmp_path, SOLUTION)
+    assert again.status == "passed" and sealed_entries() == [entry]
+
+
+def test_patching_the_comparison_inside_the_process_is_caught(tmp_path):
+    result = run(tmp_path, WRONG + PATCH_COMPARISON)
+    assert result.status == "tampered", (result.status, result.message)
+    flagged = [t for t in result.tests if t.kind == "tampered"]
+    assert flagged and all("does not match the expected one" in t.message for t in flagged)
+    assert "neuron.py" in result.message
+
+
+def test_patching_the_reference_module_is_caught_as_changed_expected_values(tmp_path):
+    result = run(tmp_path, WRONG + PATCH_COMPARISON + PATCH_REFERENCE)
+    assert result.status == "tampered"
+    assert any("expected value changed" in t.message for t in result.tests if t.kind == "tampered")
+
+
+def test_silencing_the_graders_comparisons_is_caught(tmp_path):
+    result = run(tmp_path, WRONG + SILENCE_GRADER)
+    assert result.status == "tampered"
+    assert any("without making any of the grader's comparisons" in t.message for t in result.tests)
+
+
+def test_switching_the_recorder_off_is_caught(tmp_path):
+    off = PATCH_COMPARISON + "_e.recorder = None\n"
+    result = run(tmp_path, WRONG + off)
+    assert result.status == "tampered"
+
+
+def test_without_the_seal_each_trick_would_have_passed(tmp_path, monkeypatch):
+    """The tricks above really fool the in-process grader: confirmation is what stops them."""
+    monkeypatch.setattr("mentor.grading.runner._confirm", lambda req, result, *rest: result)
+    for trick in (PATCH_COMPARISON, PATCH_COMPARISON + PATCH_REFERENCE, SILENCE_GRADER):
+        assert run(tmp_path, WRONG + trick).status == "passed"
+
+
+def test_a_damaged_or_deleted_seal_is_made_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("MENTOR_CACHE_DIR", str(tmp_path / "cache"))
+    assert run(tmp_path, SOLUTION).status == "passed"
+    [entry] = sealed_entries()
+    entry.write_text("{not json")
+    assert run(tmp_path, SOLUTION).status == "passed"  # the damaged entry is not trusted ...
+    assert run(tmp_path, WRONG + PATCH_COMPARISON).status == "tampered"  # ... nor needed to catch this
+    shutil.rmtree(entry.parent)
+    assert run(tmp_path, WRONG + PATCH_COMPARISON).status == "tampered"
+
+
+def test_the_seal_key_follows_the_reference_and_the_profile(tmp_path):
+    base = seal.seal_key(GRADER, REFERENCE, {"profile": "cpu-8gb"})
+    assert base == seal.seal_key(GRADER, REFERENCE, {"profile": "cpu-8gb"})
+    assert base != seal.seal_key(GRADER, REFERENCE, {"profile": "gpu-16gb"})
+    copy = tmp_path / "neuron.py"
+    copy.write_text(SOLUTION + "\n# changed\n")
+    assert base != seal.seal_key(GRADER, copy, {"profile": "cpu-8gb"})
