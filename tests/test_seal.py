@@ -106,3 +106,35 @@ def test_the_seal_key_follows_the_reference_and_the_profile(tmp_path):
     copy = tmp_path / "neuron.py"
     copy.write_text(SOLUTION + "\n# changed\n")
     assert base != seal.seal_key(GRADER, copy, {"profile": "cpu-8gb"})
+
+
+def test_npy_files_are_read_back_exactly_without_numpy(tmp_path):
+    import numpy as np
+
+    cases = [
+        np.linspace(-3, 3, 12).reshape(3, 4),
+        np.array([1.5, -np.inf, np.nan], dtype=np.float32),
+        np.array([0.5, 2.0], dtype=np.float16),
+        np.arange(6, dtype=np.int64).reshape(2, 3),
+        np.array([True, False]),
+        np.array(2.5),
+    ]
+    for i, arr in enumerate(cases):
+        np.save(tmp_path / f"{i}.npy", arr, allow_pickle=False)
+        shape, values = seal.read_npy(tmp_path / f"{i}.npy")
+        assert shape == arr.shape
+        assert np.array_equal(np.array(values, dtype=arr.dtype).reshape(shape), arr, equal_nan=arr.dtype.kind == "f")
+
+
+def test_pure_python_closeness_agrees_with_numpy_allclose():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a = rng.normal(size=5)
+        b = a + rng.normal(scale=10.0 ** rng.integers(-9, 0), size=5)
+        b[rng.integers(0, 5)] = rng.choice([b[0], np.inf, np.nan])
+        for rtol, atol in ((1e-6, 1e-8), (0.0, 0.0), (1e-3, 0.0)):
+            want = bool(np.allclose(a, b, rtol=rtol, atol=atol))
+            assert seal._close(((5,), tuple(a)), ((5,), tuple(b)), rtol, atol) == want
+    assert not seal._close(((2,), (1.0, 2.0)), ((1, 2), (1.0, 2.0)), 1.0, 1.0)  # shapes must agree
