@@ -683,6 +683,37 @@ def restore(
     ui.console.print("Restored " + ", ".join(f"{n} {table}" for table, n in counts.items() if n), highlight=False)
 
 
+def repair(as_json: JsonFlag = False) -> None:
+    """Set a damaged or foreign progress.db aside and start a fresh store with every record still readable.
+
+    A healthy store is left exactly as it is. Otherwise the old file (with its -wal/-shm companions)
+    is renamed to progress.db.damaged-DATE-TIME and kept, never deleted, and a new progress.db takes
+    its place holding every attempt, hint, answer and tutor question that could still be read. The
+    report names the kept file and counts, per table, the records salvaged and those lost.
+
+    Example: mentor repair
+    """
+    from mentor.repair import repair_store
+    from mentor.workspace import find_workspace
+
+    ws = find_workspace()  # not _session(): it opens the store, and that is what fails here
+    report = repair_store(ws.db_path)
+    if as_json:
+        _print_json(
+            {
+                "store": ws.display(report.store),
+                "condition": report.condition,
+                "reason": report.reason,
+                "kept": [ws.display(path) for path in report.kept],
+                "tables": {table: vars(counts) for table, counts in report.tables.items()},
+            }
+        )
+        return
+    from mentor import ui
+
+    ui.render_repair(report, ws.display)
+
+
 def init(directory: Annotated[Path, typer.Argument(help="A new folder for your workspace.")]) -> None:
     """Create a fresh workspace: the exercise stubs and an empty progress store.
 
@@ -696,7 +727,9 @@ def init(directory: Annotated[Path, typer.Argument(help="A new folder for your w
 
     course = load_course(content_root())
     ws = init_workspace(directory, course)
-    ProgressStore(ws.db_path).connect()
+    store = ProgressStore(ws.db_path)
+    store.connect()  # an empty store at the current schema
+    store.close()  # and nothing left open on it: no -wal or -shm beside it
     ui.console.print(f"Workspace ready in {ws.root}. Next: [bold]cd {directory}[/] and [bold]mentor next[/]", highlight=False)
 
 
@@ -751,7 +784,8 @@ def build_app():
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
     )
-    for command in (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, init):
+    commands = (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, repair, init)
+    for command in commands:
         app.command("list" if command is list_steps else None)(_user_errors()(command))
     dev_app = typer.Typer(help="Course-author tools.", no_args_is_help=True)
     dev_app.command()(_user_errors()(verify))
