@@ -70,7 +70,11 @@ def _fail(message: str, code: int = 1):
 
 @contextmanager
 def _user_errors():
-    """Content, workspace and store problems become one clear line and exit 2, never a traceback."""
+    """Content, workspace and store problems become one clear line and exit 2, never a traceback.
+
+    Every command runs inside it (see build_app and main), so a store found damaged half-way
+    through a command reads the same as one found damaged when it was opened.
+    """
     from mentor.curriculum import CurriculumError
     from mentor.progress import StoreError
     from mentor.workspace import WorkspaceError
@@ -87,11 +91,10 @@ def _session() -> Session:
     from mentor.progress import ProgressStore
     from mentor.workspace import find_workspace
 
-    with _user_errors():
-        ws = find_workspace()
-        course = load_course(content_root(), cache_dir=ws.cache_dir)
-        store = ProgressStore(ws.db_path)
-        store.connect()
+    ws = find_workspace()
+    course = load_course(content_root(), cache_dir=ws.cache_dir)
+    store = ProgressStore(ws.db_path)
+    store.connect()
     return Session(ws, course, store)
 
 
@@ -275,10 +278,8 @@ def _target(s: Session, requested: Optional[str]):
     """The hardware profile to grade for; an unknown profile is a usage error."""
     from mentor.hardware import resolve_target
 
-    with _user_errors():
-        setting = s.ws.setting("target")
     try:
-        return resolve_target(s.course.profiles, requested, setting)
+        return resolve_target(s.course.profiles, requested, s.ws.setting("target"))
     except KeyError as e:
         _fail(f"unknown profile {e.args[0]!r}: the course has {', '.join(s.course.profiles)}", code=2)
 
@@ -574,8 +575,7 @@ def reset(
 
     if not yes and _interactive() and not Confirm.ask(f"Restore the stub of {shown}?"):
         raise SystemExit(1)
-    with _user_errors():
-        backup = reset_exercise(s.course, s.ws, step)
+    backup = reset_exercise(s.course, s.ws, step)
     ui.console.print(f"Restored {shown}.", highlight=False)
     if backup:
         ui.console.print(f"Your previous file is in {s.ws.display(backup)}", highlight=False)
@@ -608,8 +608,7 @@ def hardware(as_json: JsonFlag = False) -> None:
     from mentor.hardware import choose_profile, detect
     from mentor.paths import content_root
 
-    with _user_errors():
-        course = load_course(content_root())
+    course = load_course(content_root())
     machine = detect()
     name, why = choose_profile(course.profiles, machine)
     if as_json:
@@ -674,18 +673,45 @@ def restore(
     workspace on the CPU box: mentor restore my-progress.json
     """
     from mentor import ui
-    from mentor.progress import StoreError
 
     s = _session()
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         _fail(f"{file} cannot be read as JSON: {e}", code=2)
-    try:
-        counts = s.store.import_(data.get("store", data) if isinstance(data, dict) else data)
-    except StoreError as e:
-        _fail(str(e), code=2)
+    counts = s.store.import_(data.get("store", data) if isinstance(data, dict) else data)
     ui.console.print("Restored " + ", ".join(f"{n} {table}" for table, n in counts.items() if n), highlight=False)
+
+
+def repair(as_json: JsonFlag = False) -> None:
+    """Set a damaged or foreign progress.db aside and start a fresh store with every record still readable.
+
+    A healthy store is left exactly as it is. Otherwise the old file (with its -wal/-shm companions)
+    is renamed to progress.db.damaged-DATE-TIME and kept, never deleted, and a new progress.db takes
+    its place holding every attempt, hint, answer and tutor question that could still be read. The
+    report names the kept file and counts, per table, the records salvaged and those lost.
+
+    Example: mentor repair
+    """
+    from mentor.repair import repair_store
+    from mentor.workspace import find_workspace
+
+    ws = find_workspace()  # not _session(): it opens the store, and that is what fails here
+    report = repair_store(ws.db_path)
+    if as_json:
+        _print_json(
+            {
+                "store": ws.display(report.store),
+                "condition": report.condition,
+                "reason": report.reason,
+                "kept": [ws.display(path) for path in report.kept],
+                "tables": {table: vars(counts) for table, counts in report.tables.items()},
+            }
+        )
+        return
+    from mentor import ui
+
+    ui.render_repair(report, ws.display)
 
 
 def init(directory: Annotated[Path, typer.Argument(help="A new folder for your workspace.")]) -> None:
@@ -699,10 +725,11 @@ def init(directory: Annotated[Path, typer.Argument(help="A new folder for your w
     from mentor.progress import ProgressStore
     from mentor.workspace import init_workspace
 
-    with _user_errors():
-        course = load_course(content_root())
-        ws = init_workspace(directory, course)
-        ProgressStore(ws.db_path).connect()
+    course = load_course(content_root())
+    ws = init_workspace(directory, course)
+    store = ProgressStore(ws.db_path)
+    store.connect()  # an empty store at the current schema
+    store.close()  # and nothing left open on it: no -wal or -shm beside it
     ui.console.print(f"Workspace ready in {ws.root}. Next: [bold]cd {directory}[/] and [bold]mentor next[/]", highlight=False)
 
 
@@ -719,8 +746,7 @@ def verify(
     from mentor.curriculum import load_course
     from mentor.paths import content_root
 
-    with _user_errors():
-        course = load_course(content_root())
+    course = load_course(content_root())
     chosen = course.steps
     if steps:
         unknown = [x for x in steps if x not in {st.id for st in course.steps}]
@@ -758,10 +784,11 @@ def build_app():
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
     )
-    for command in (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, init):
-        app.command("list" if command is list_steps else None)(command)
+    commands = (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, repair, init)
+    for command in commands:
+        app.command("list" if command is list_steps else None)(_user_errors()(command))
     dev_app = typer.Typer(help="Course-author tools.", no_args_is_help=True)
-    dev_app.command()(verify)
+    dev_app.command()(_user_errors()(verify))
     app.add_typer(dev_app, name="dev")
     return app
 
@@ -806,7 +833,8 @@ def main(prestarted=None) -> None:
         if fast is None:
             build_app()()
         else:
-            fast()
+            with _user_errors():
+                fast()
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(130)

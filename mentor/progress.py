@@ -8,6 +8,7 @@ sqlite-utils.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import sys
 import time
@@ -19,8 +20,70 @@ SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
 
+# What can be wrong with the file itself (StoreError.problem): `mentor repair` sets a damaged or
+# foreign file aside; a newer store needs a newer mentor.
+DAMAGED, FOREIGN, NEWER = "damaged", "foreign", "newer"
+
+
 class StoreError(Exception):
     """The progress store cannot be used as it is; the message says why and what to do."""
+
+    def __init__(self, message: str, problem: Optional[str] = None):
+        super().__init__(message)
+        self.problem = problem
+
+
+def schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    """The store's schema version, once it is known to be a store this mentor can read.
+
+    Raises StoreError for a foreign SQLite file or a store from a newer mentor, and
+    sqlite3.DatabaseError when SQLite cannot read the file at all.
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]:
+        raise StoreError(
+            f"{path} is an SQLite file but not a mentor progress store. It was left untouched: "
+            f"`mentor repair` keeps it aside and starts a fresh store.",
+            FOREIGN,
+        )
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer mentor (store version {version}, this mentor "
+            f"reads up to {SCHEMA_VERSION}). Upgrade mentor: `pip install -U mentor`.",
+            NEWER,
+        )
+    return version
+
+
+def is_damage(error: sqlite3.DatabaseError) -> bool:
+    """The file's bytes are wrong (as opposed to a lock, a permission or a missing folder)."""
+    return (getattr(error, "sqlite_errorname", None) or "").startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+
+
+def unusable(path: Path, error: sqlite3.DatabaseError) -> StoreError:
+    """The StoreError for an SQLite error met on the store, opening it or later."""
+    if not is_damage(error):
+        return StoreError(f"{path} cannot be opened ({error}). It was left untouched.")
+    return StoreError(
+        f"{path} cannot be read as a progress store ({error}). It was left untouched: `mentor repair` "
+        f"keeps it aside, starts a fresh store and salvages every record it can still read.",
+        DAMAGED,
+    )
+
+
+def _surfacing_damage(method: Callable) -> Callable:
+    """Damage found while reading or writing gives the same StoreError as damage found when opening."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            if not is_damage(e):
+                raise
+            raise unusable(self.path, e) from None
+
+    return guarded
 
 
 def _sqlite_utils():
@@ -130,31 +193,14 @@ class ProgressStore:
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0 and self._has_foreign_tables(conn):
-                raise StoreError(
-                    f"{self.path} is an SQLite file but not a mentor progress store. Move it aside "
-                    f"(e.g. `mv {self.path.name} {self.path.name}.old`) and run the command again."
-                )
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} was written by a newer mentor (store version {version}, this mentor "
-                    f"reads up to {SCHEMA_VERSION}). Upgrade mentor: `pip install -U mentor`."
-                )
+            version = schema_version(conn, self.path)
             if version < SCHEMA_VERSION:
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     conn.execute("PRAGMA journal_mode = WAL")  # once per file: readers never block the writer
                 self._migrate(conn, version)
         except sqlite3.DatabaseError as e:
-            raise StoreError(
-                f"{self.path} cannot be read as a progress store ({e}). It was left untouched: move it "
-                f"aside (e.g. `mv {self.path.name} {self.path.name}.damaged`) to start a fresh one."
-            ) from None
+            raise unusable(self.path, e) from None
         return conn
-
-    @staticmethod
-    def _has_foreign_tables(conn: sqlite3.Connection) -> bool:
-        return conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
 
     def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
         db = _sqlite_utils().Database(conn)
@@ -175,6 +221,7 @@ class ProgressStore:
             self._conn.close()
             self._conn = None
 
+    @_surfacing_damage
     def _write(self, fn: Callable) -> object:
         """Run `fn(db)` in one short write transaction."""
         conn = self.connect()
@@ -250,6 +297,7 @@ class ProgressStore:
         return self._write(lambda db: db["tutor_log"].insert(row).last_pk)
 
     # -- reading -----------------------------------------------------------------------------
+    @_surfacing_damage
     def records(self) -> Records:
         conn = self.connect()
         recs = Records()
@@ -273,6 +321,7 @@ class ProgressStore:
         ).fetchall()
         return recs
 
+    @_surfacing_damage
     def measurements(self, step_id: Optional[str] = None) -> list[dict]:
         """Budget figures in the order they were taken, for one step or all."""
         conn = self.connect()
@@ -283,6 +332,7 @@ class ProgressStore:
         finally:
             conn.row_factory = None
 
+    @_surfacing_damage
     def last_attempt(self, step_id: str) -> Optional[dict]:
         conn = self.connect()
         conn.row_factory = sqlite3.Row
@@ -305,6 +355,7 @@ class ProgressStore:
         rows = self._rows("SELECT * FROM tutor_log WHERE step_id = ? ORDER BY id DESC LIMIT ?", (step_id, limit))
         return rows[::-1]
 
+    @_surfacing_damage
     def last_answer(self, step_id: str, check_id: str) -> Optional[str]:
         """The learner's most recent answer to a reasoning check, right or wrong."""
         row = self.connect().execute(
@@ -312,6 +363,7 @@ class ProgressStore:
         ).fetchone()
         return row[0] if row else None
 
+    @_surfacing_damage
     def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
         conn = self.connect()
         conn.row_factory = sqlite3.Row
@@ -320,6 +372,7 @@ class ProgressStore:
         finally:
             conn.row_factory = None
 
+    @_surfacing_damage
     def export(self) -> dict:
         """Every table, row by row: enough to restore the store elsewhere."""
         conn = self.connect()

@@ -154,3 +154,38 @@ def _bar(done: int, total: int, width: int = 10) -> str:
 def _duration(seconds: float) -> str:
     minutes = int(seconds // 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def render_repair(report, display) -> None:
+    """What `mentor repair` found, what it kept aside and, per table, the records carried over."""
+    from mentor.repair import FOREIGN, HEALTHY, MISSING
+
+    name = display(report.store)
+    if report.condition == MISSING:
+        console.print(f"There is no {name} yet: nothing to repair (the next command starts one).", highlight=False)
+        return
+    if report.condition == HEALTHY:
+        console.print(f"[green]{name} is healthy:[/] nothing to repair, nothing changed.", highlight=False)
+        return
+    kept = display(report.kept[0])
+    suffixes = [path.name[len(report.kept[0].name) :] for path in report.kept[1:]]
+    also = f" (and its {', '.join(suffixes)} files)" if suffixes else ""
+    if report.condition == FOREIGN:
+        console.print(f"[yellow]{name} is {report.reason}.[/]", highlight=False)
+    else:
+        console.print(f"[yellow]{name} cannot be read ({report.reason}).[/]", highlight=False)
+    console.print(f"Kept the old file as [bold]{kept}[/]{also}; a fresh {name} is in its place.", highlight=False)
+    if report.condition == FOREIGN:
+        console.print("Nothing was taken from it: it holds no mentor records.")
+        return
+    if not report.tables:
+        console.print("[red]Nothing could be read from it[/]: the fresh store starts empty.")
+        return
+    table = Table(title="Records carried over")
+    for col in ("table", "salvaged", "could not be read"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    for t, counts in report.tables.items():
+        lost = "unknown" if counts.unreadable is None else str(counts.unreadable)
+        style = "green" if counts.unreadable == 0 else "red"
+        table.add_row(t, str(counts.salvaged), f"[{style}]{lost}[/]")
+    console.print(table)

@@ -103,7 +103,7 @@ def init_workspace(dest: Path, course: Course) -> Workspace:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(course.content_root / step.exercise, target)
     (dest / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
-    (dest / ".gitignore").write_text("progress.db\nprogress.db-*\n.mentor/\n", encoding="utf-8")
+    (dest / ".gitignore").write_text("progress.db\nprogress.db-*\nprogress.db.damaged-*\n.mentor/\n", encoding="utf-8")
     return Workspace(dest)
 
 

@@ -2,6 +2,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +25,18 @@ def no_tutor_endpoint_from_the_environment(monkeypatch):
 @pytest.fixture(scope="session")
 def course():
     return load_course(content_root())
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch) -> Path:
+    """A fresh workspace made by `mentor init`, as the current folder."""
+    from typer.testing import CliRunner
+
+    from mentor.cli import app
+
+    root = tmp_path / "ws"
+    assert CliRunner().invoke(app, ["init", str(root)]).exit_code == 0
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("MENTOR_WORKSPACE", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapping inside the lines we look for
+    return root

@@ -20,17 +20,6 @@ FIRST_ANSWERS = ["--answer", "flops=2*64*128", "--answer", "output-shape=(64,)"]
 runner = CliRunner()
 
 
-@pytest.fixture
-def ws(tmp_path, monkeypatch) -> Path:
-    """A fresh workspace made by `mentor init`, as the current folder."""
-    root = tmp_path / "ws"
-    assert runner.invoke(app, ["init", str(root)]).exit_code == 0
-    monkeypatch.chdir(root)
-    monkeypatch.delenv("MENTOR_WORKSPACE", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")  # no wrapping inside the lines we look for
-    return root
-
-
 def mentor(*args: str):
     return runner.invoke(app, list(args))
 

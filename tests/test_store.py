@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from mentor.grading.runner import GradeResult, TestResult
-from mentor.progress import SCHEMA_VERSION, ProgressStore, StoreError
+from mentor.progress import DAMAGED, FOREIGN, NEWER, SCHEMA_VERSION, ProgressStore, StoreError
 
 
 def result(status="failed", tests=2) -> GradeResult:
@@ -59,24 +59,33 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path):
     assert store.export()["tables"]["test_results"] == []
 
 
-def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
+def test_a_foreign_sqlite_file_is_refused_with_a_way_out_and_left_untouched(tmp_path):
     path = tmp_path / "progress.db"
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE recipes (name TEXT)")
     conn.commit()
     conn.close()
     before = path.read_bytes()
-    with pytest.raises(StoreError, match="not a mentor progress store"):
+    with pytest.raises(StoreError, match="not a mentor progress store.*`mentor repair` keeps it aside") as refused:
         ProgressStore(path).connect()
+    assert refused.value.problem == FOREIGN
     assert path.read_bytes() == before
 
 
 def test_a_damaged_file_is_refused_with_a_way_out(tmp_path):
     path = tmp_path / "progress.db"
     path.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(StoreError, match="move it"):
+    with pytest.raises(StoreError, match="cannot be read.*`mentor repair` keeps it aside") as refused:
         ProgressStore(path).connect()
+    assert refused.value.problem == DAMAGED
     assert path.read_bytes().startswith(b"this is not sqlite")
+
+
+def test_a_store_that_cannot_be_opened_is_not_called_damaged(tmp_path):
+    path = tmp_path / "no-such-folder" / "progress.db"
+    with pytest.raises(StoreError, match="cannot be opened") as refused:
+        ProgressStore(path).connect()
+    assert refused.value.problem is None and "mentor repair" not in str(refused.value)
 
 
 def test_a_store_from_a_newer_mentor_is_refused(tmp_path):
@@ -86,8 +95,9 @@ def test_a_store_from_a_newer_mentor_is_refused(tmp_path):
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="newer mentor"):
+    with pytest.raises(StoreError, match="newer mentor") as refused:
         ProgressStore(path).connect()
+    assert refused.value.problem == NEWER
 
 
 def test_export_holds_every_row(tmp_path):
