@@ -12,6 +12,7 @@ from rich.text import Text
 
 from mentor.curriculum import Check, Course, Step
 from mentor.gating import AVAILABLE, LOCKED, MASTERED, PASSED, PhaseSummary
+from mentor.markdown import markdown
 
 console = Console()
 err_console = Console(stderr=True)
@@ -19,12 +20,6 @@ err_console = Console(stderr=True)
 STATE_STYLE = {MASTERED: "green", PASSED: "yellow", AVAILABLE: "cyan", LOCKED: "dim"}
 STATE_MARK = {MASTERED: "✔", PASSED: "◐", AVAILABLE: "○", LOCKED: "·"}
 OUTCOME_MARK = {"passed": "[green]✔[/]", "failed": "[red]✘[/]", "skipped": "[red]✘[/]", "missing": "[red]?[/]"}
-
-
-def markdown(text: str):
-    from rich.markdown import Markdown
-
-    return Markdown(text.strip())
 
 
 def error(message: str) -> None:
