@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.cells import cell_len
@@ -20,8 +21,10 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.segment import Segment
-from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # How a line opens a block. Tabs are expanded before these are tried.
 _FENCE = re.compile(r"( {0,3})(`{3,}(?=[^`]*$)|~{3,})")  # an info string after ``` holds no backtick
@@ -224,6 +227,8 @@ def _is_table(lines: list[str], i: int) -> bool:
 
 
 def _table(lines: list[str], i: int) -> tuple[Table, int]:
+    from rich.table import Table  # with the fractions and decimal it needs: loaded for a text with a table
+
     header, aligns = _cells(lines[i]), [_alignment(cell) for cell in _cells(lines[i + 1])]
     end = i + 2
     while end < len(lines) and "|" in lines[end] and lines[end].strip():
