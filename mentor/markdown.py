@@ -109,18 +109,16 @@ def _paragraph(lines: list[str], i: int) -> tuple[Text, int]:
 def _join_lines(lines: list[str]) -> str:
     """A paragraph's lines as one string: a soft break becomes a space, so the terminal rewraps it;
     a hard break (two trailing spaces or a backslash) stays a line break."""
-    text = ""
-    for line in lines:
-        if text and not text.endswith("\n"):
-            text += " "
+    joined = []
+    for line in lines[:-1]:
         stripped = line.strip()
         if stripped.endswith("\\") and not stripped.endswith("\\\\"):
-            text += stripped[:-1] + "\n"
+            joined.append(stripped[:-1] + "\n")
         elif line.endswith("  "):
-            text += stripped + "\n"
+            joined.append(stripped + "\n")
         else:
-            text += stripped
-    return text.rstrip("\n")
+            joined.append(stripped + " ")
+    return "".join(joined) + lines[-1].strip()
 
 
 def _heading(level: int, title: str) -> Text:
@@ -240,7 +238,7 @@ def _table(lines: list[str], i: int) -> tuple[Table, int]:
     )
     for n in range(columns):
         title = _inline(header[n] if n < len(header) else "", style="markdown.table.header")
-        table.add_column(title, justify=aligns[n] if n < len(aligns) else "left")
+        table.add_column(title, justify=aligns[n] if n < len(aligns) else "left", overflow="fold")
     for row in rows:
         table.add_row(*map(_inline, row))
     return table, end
@@ -286,8 +284,8 @@ class _Prefixed:
         style = console.get_style(self.style, default="none")
         body_style = console.get_style(self.body_style, default="none") if self.body_style else None
         width = options.max_width - cell_len(self.first)
-        lines = console.render_lines(self.body, options.update(width=width), style=body_style)
-        for n, line in enumerate(lines):
+        lines = console.render_lines(self.body, options.update(width=width), style=body_style) or [[]]
+        for n, line in enumerate(lines):  # an empty item still shows its marker
             yield Segment(self.rest if n else self.first, style)
             yield from line
             yield Segment.line()
@@ -419,7 +417,7 @@ def _link(text: Text, source: str, i: int) -> int | None:
     end = source.find(")", close)
     if end == -1:
         return None
-    label, url = source[i + 1 : close], source[close + 2 : end].strip().split(" ")[0]
+    label, url = source[i + 1 : close], source[close + 2 : end].strip()
     start = len(text)
     _append_inline(text, label)
     text.stylize("markdown.link", start, len(text))

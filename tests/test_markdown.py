@@ -6,6 +6,8 @@ import sys
 from collections import Counter
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from mentor.curriculum import load_course
@@ -33,6 +35,10 @@ def style_at(text: str, word: str):
 def words(text: str) -> Counter:
     """How often each word occurs in `text`; underscores around a word are emphasis, not the word."""
     return Counter(w.strip("_") for w in re.findall(r"\w+", text) if w.strip("_"))
+
+
+def letters(text: str) -> Counter:
+    return Counter(c for c in text if c.isalpha())
 
 
 def fenced_blocks(text: str) -> list[list[str]]:
@@ -80,6 +86,10 @@ def test_code_blocks_of_the_course_show_line_for_line_as_written(step):
 def test_nested_lists_indent_under_their_item_with_bullets_and_numbers():
     screen = shown("- one\n  - inner\n    1. first\n    2. second\n- two")
     assert screen.splitlines() == [" • one", "    • inner", "       1. first", "       2. second", " • two"]
+
+
+def test_an_empty_list_item_still_shows_its_marker():
+    assert shown("1. \n2. two") == " 1.\n 2. two"
 
 
 def test_a_wrapped_list_item_keeps_a_hanging_indent():
@@ -137,14 +147,32 @@ def test_a_table_lines_up_its_cells_in_columns_without_pipes():
     assert any("a|b" in line and "extra" in line for line in lines)
 
 
+def test_a_table_wider_than_the_terminal_wraps_its_cells_instead_of_cutting_them():
+    source = "| n | words |\n|---|---|\n| 1 | an_identifier_longer_than_the_terminal and more |"
+    assert letters(shown(source, width=20)) == letters(source)
+
+
 def test_soft_line_breaks_reflow_and_hard_breaks_stay():
     assert shown("one\ntwo  \nthree\\\nfour") == "one two\nthree\nfour"
+    assert shown("a last backslash stays\\") == "a last backslash stays\\"
 
 
 def test_links_quotes_and_rules_keep_their_text():
     screen = shown("See [the docs](https://example.org).\n\n> quoted\n> *text*\n\n---\n\nafter")
     assert "See the docs (https://example.org)." in screen
     assert "▌ quoted text" in screen and "after" in screen
+
+
+MARKDOWNISH = st.lists(
+    st.sampled_from([*"ab c*_`~[]()|#>-+.:\\!\n", "1. ", "- ", "    ", "| a | b |\n|---|---|\n"]), max_size=40
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(source=MARKDOWNISH, width=st.sampled_from([20, 80]))
+def test_any_text_renders_and_keeps_every_letter(source, width):
+    assume("```" not in source and "~~~" not in source)  # the word after a fence names a language
+    assert not letters(source) - letters(shown(source, width))
 
 
 def test_rendering_the_course_imports_neither_markdown_it_nor_pygments():
