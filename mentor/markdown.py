@@ -283,10 +283,13 @@ class _Prefixed:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         style = console.get_style(self.style, default="none")
         body_style = console.get_style(self.body_style, default="none") if self.body_style else None
-        width = options.max_width - cell_len(self.first)
+        first, rest = self.first, self.rest
+        if options.max_width - cell_len(first) < 8:  # nested deeper than the terminal is wide: keep the text
+            first = rest = ""
+        width = options.max_width - cell_len(first)
         lines = console.render_lines(self.body, options.update(width=width), style=body_style) or [[]]
         for n, line in enumerate(lines):  # an empty item still shows its marker
-            yield Segment(self.rest if n else self.first, style)
+            yield Segment(rest if n else first, style)
             yield from line
             yield Segment.line()
 

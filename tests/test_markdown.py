@@ -92,6 +92,11 @@ def test_an_empty_list_item_still_shows_its_marker():
     assert shown("1. \n2. two") == " 1.\n 2. two"
 
 
+def test_text_nested_deeper_than_the_terminal_is_wide_still_shows():
+    source = "\n".join("   " * depth + f"- item{depth}" for depth in range(10)) + "\n\n" + "> " * 15 + "deep"
+    assert words(shown(source, width=20)) == words(source)
+
+
 def test_a_wrapped_list_item_keeps_a_hanging_indent():
     screen = shown("3. " + "word " * 12, width=30)
     lines = screen.splitlines()
