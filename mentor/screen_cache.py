@@ -1,8 +1,9 @@
 """Rendered screens that depend only on static course text, cached as the terminal bytes rich produced.
 
 `mentor next` is run dozens of times a session and shows the same step until it is mastered;
-rendering its markdown imports markdown-it and pygments (~70 ms). The cache key covers the text,
-the step's state and everything that changes how rich renders: terminal size, TTY, colour settings.
+reading the screen back skips importing and running rich's console, tables and panels. The cache key
+covers the text, the step's state and everything that changes how rich renders: terminal size, TTY,
+colour settings.
 """
 
 from __future__ import annotations

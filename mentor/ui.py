@@ -5,13 +5,17 @@ rich honours NO_COLOR and plain (non-TTY) output by itself.
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import TYPE_CHECKING
+
+from rich.console import Console, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from mentor.curriculum import Check, Course, Step
 from mentor.gating import AVAILABLE, LOCKED, MASTERED, PASSED, PhaseSummary
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
@@ -21,10 +25,18 @@ STATE_MARK = {MASTERED: "✔", PASSED: "◐", AVAILABLE: "○", LOCKED: "·"}
 OUTCOME_MARK = {"passed": "[green]✔[/]", "failed": "[red]✘[/]", "skipped": "[red]✘[/]", "missing": "[red]?[/]"}
 
 
-def markdown(text: str):
-    from rich.markdown import Markdown
+# Modules that only some screens need load when one of them renders: `mentor next` shows no table,
+# `mentor list` no markdown.
+def markdown(text: str) -> RenderableType:
+    from mentor.markdown import markdown
 
-    return Markdown(text.strip())
+    return markdown(text)
+
+
+def _table(title: str) -> Table:
+    from rich.table import Table
+
+    return Table(title=title)
 
 
 def error(message: str) -> None:
@@ -90,7 +102,7 @@ def render_check_question(check: Check, index: int, total: int) -> None:
 
 
 def render_list(course: Course, states: dict[str, str], records) -> None:
-    table = Table(title=course.title, show_lines=False)
+    table = _table(course.title)
     table.add_column("", width=1)
     table.add_column("step")
     table.add_column("title")
@@ -109,7 +121,7 @@ def render_list(course: Course, states: dict[str, str], records) -> None:
 
 
 def render_progress(course: Course, phases: list[PhaseSummary], current: Step | None) -> None:
-    table = Table(title="Progress")
+    table = _table("Progress")
     columns = ("phase", "mastered", "attempts", "hints", "questions", "time")
     for col, just in zip(columns, ("left", *["right"] * 5)):
         table.add_column(col, justify=just)
@@ -133,7 +145,7 @@ def render_budget_history(measurements: list[dict]) -> None:
     series: dict[tuple, list[dict]] = {}
     for m in measurements:
         series.setdefault((m["step_id"], m["budget"], m["profile"]), []).append(m)
-    table = Table(title="Budgets: your figures against the reference")
+    table = _table("Budgets: your figures against the reference")
     for col in ("step", "budget", "profile", "first", "latest", "allowed", "yours / reference (latest)"):
         table.add_column(col)
     for (step_id, budget, profile), ms in series.items():
