@@ -193,7 +193,7 @@ def render_repair(report, display) -> None:
     if not report.tables:
         console.print("[red]Nothing could be read from it[/]: the fresh store starts empty.")
         return
-    table = Table(title="Records carried over")
+    table = _table("Records carried over")
     for col in ("table", "salvaged", "could not be read"):
         table.add_column(col, justify="left" if col == "table" else "right")
     for t, counts in report.tables.items():
