@@ -4,6 +4,9 @@ Targets: `next`, `list`, `progress` within 1.5x of `python -c "import typer, ric
 `mentor check` on a Phase 1 step within 1.2x of running the same grader with bare pytest.
 Runs are interleaved so that load on a shared machine hits both sides alike; medians are shown.
 "(cold)" rows are the first run after something changed: no rendered screen to reuse.
+Every command runs with compiled bytecode cached (in a temporary PYTHONPYCACHEPREFIX), as after a
+pip install: with PYTHONDONTWRITEBYTECODE set, mentor's own modules, unlike the installed libraries
+of the baselines, would be compiled again on every run.
 
 Usage: python benchmarks/bench_cli.py [--rounds 15] [--step p1.neuron.forward]
 """
@@ -44,6 +47,8 @@ def main() -> None:
     step = course.step(args.step)
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         ws = Path(tmp) / "ws"
         subprocess.run([py, "-m", "mentor", "init", str(ws)], check=True, stdout=subprocess.DEVNULL)
         shutil.copy(course.content_root / step.solution, ws / step.exercise)
