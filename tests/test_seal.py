@@ -5,7 +5,11 @@ the runner catches it. Correct files pass, sealed or not yet sealed."""
 import json
 import shutil
 
-from mentor.grading import seal
+import numpy as np
+import pytest
+
+from mentor.grading import expect, seal
+from mentor.grading.expect import Misconception, expect_equal
 from mentor.grading.runner import GradeRequest, grade
 from mentor.paths import content_root
 
@@ -138,3 +142,68 @@ def test_pure_python_closeness_agrees_with_numpy_allclose():
             want = bool(np.allclose(a, b, rtol=rtol, atol=atol))
             assert seal._close(((5,), tuple(a)), ((5,), tuple(b)), rtol, atol) == want
     assert not seal._close(((2,), (1.0, 2.0)), ((1, 2), (1.0, 2.0)), 1.0, 1.0)  # shapes must agree
+
+
+class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+
+class LyingInt(int):
+    """An int that claims to equal anything, and to be any int it is turned into."""
+
+    def __eq__(self, other):
+        return True
+
+    def __int__(self):
+        return 3
+
+    __hash__ = int.__hash__
+
+
+def test_expect_equal_passes_equal_plain_values():
+    expect_equal([0, 1, 3, 3], [0, 1, 3, 3], "why")
+    expect_equal([(97, 98), (256, 99)], [(97, 98), (256, 99)], "why")
+    expect_equal("h\ufffdi", "h\ufffdi", "why")
+    expect_equal(list(np.array([0, 1, 3])), [0, 1, 3], "why")  # NumPy integers are the ints they hold
+    expect_equal(1234.0, 1234, "why")  # a whole float equals its int, as == has it
+
+
+def test_an_object_whose_eq_always_says_true_does_not_pass():
+    with pytest.raises(Misconception) as caught:
+        expect_equal([0, AlwaysEqual(), 3], [0, 1, 3], "ids differ")
+    assert caught.value.why == "ids differ"
+    assert "at [1] has type AlwaysEqual" in caught.value.diff
+
+
+def test_an_int_subclass_is_compared_by_the_int_it_holds():
+    expect_equal(LyingInt(3), 3, "why")
+    with pytest.raises(Misconception) as caught:
+        expect_equal([LyingInt(2)], [3], "ids differ", "my diff")
+    assert (caught.value.why, caught.value.diff) == ("ids differ", "my diff")
+
+
+def test_a_value_of_another_type_is_a_misconception_naming_it():
+    for wrong, kind in (({0, 1}, "set"), (np.array([0.0, 1.0]), "ndarray")):
+        with pytest.raises(Misconception) as caught:
+            expect_equal(wrong, [0, 1], "encode returns a list of ids")
+        assert caught.value.why == "encode returns a list of ids"
+        assert f"your value has type {kind}" in caught.value.diff
+
+
+def test_without_a_diff_both_values_are_shown_abbreviated():
+    with pytest.raises(Misconception) as caught:
+        expect_equal(list(range(100)), "01", "why")
+    assert caught.value.diff == "got [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ...], expected '01'"
+
+
+def test_expect_equal_records_an_exact_comparison_the_seal_reads_back(tmp_path, monkeypatch):
+    recorded = []
+    monkeypatch.setattr(expect, "recorder", lambda got, want, rtol, atol: recorded.append((got, want, rtol, atol)))
+    expect_equal({"ids": (104, 195), 1: b"\xc3"}, {1: b"\xc3", "ids": [104, 195]}, "why")
+    [(got, want, rtol, atol)] = recorded
+    assert (rtol, atol) == (0.0, 0.0)
+    np.save(tmp_path / "got.npy", got, allow_pickle=False)
+    np.save(tmp_path / "want.npy", want, allow_pickle=False)
+    read = seal.read_npy(tmp_path / "got.npy")
+    assert bytes(read[1]) == got.tobytes() and seal._close(read, seal.read_npy(tmp_path / "want.npy"), 0.0, 0.0)
