@@ -18,17 +18,32 @@ REFERENCE = content_root() / "solutions" / "phase1" / "neuron.py"
 SOLUTION = REFERENCE.read_text()
 WRONG = SOLUTION.replace("x @ w + b", "x @ w")  # forgets the bias
 
+# A grader that compares exact values (token ids) with expect_equal rather than expect_close.
+CHAR_GRADER = "phase2/test_char_tokenizer.py"
+CHAR_REFERENCE = content_root() / "solutions" / "phase2" / "char_tokenizer.py"
+CHAR_SOLUTION = CHAR_REFERENCE.read_text()
+# Sorts case-insensitively: right on the grader's lower-case vocabularies, wrong on its 'THE END!'.
+CHAR_WRONG = CHAR_SOLUTION.replace("sorted(set(text))", "sorted(set(text), key=str.lower)")
+
 # Each makes the wrong file pass inside the grader process, in a different way.
 PATCH_COMPARISON = """
 import mentor.grading.expect as _e
 _e._allclose = lambda *a, **k: True
 """
-PATCH_REFERENCE = """
+
+
+def patch_reference(name: str) -> str:
+    """Code that makes the reference module use the learner's `name` instead of its own."""
+    return f"""
 import sys as _sys
 for _name, _mod in list(_sys.modules.items()):
     if _name.startswith("reference_"):
-        _mod.neuron_forward = neuron_forward
+        _mod.{name} = {name}
 """
+
+
+PATCH_REFERENCE = patch_reference("neuron_forward")
+PATCH_CHAR_REFERENCE = patch_reference("CharTokenizer")
 SILENCE_GRADER = """
 import sys as _sys
 for _mod in list(_sys.modules.values()):
@@ -38,10 +53,10 @@ for _mod in list(_sys.modules.values()):
 """
 
 
-def run(tmp_path, source):
-    sub = tmp_path / "neuron.py"
+def run(tmp_path, source, grader=GRADER, reference=REFERENCE):
+    sub = tmp_path / reference.name
     sub.write_text(source)
-    return grade(GradeRequest(GRADER, sub, REFERENCE, tmp_path))
+    return grade(GradeRequest(grader, sub, reference, tmp_path))
 
 
 def sealed_entries():
@@ -90,6 +105,21 @@ def test_without_the_seal_each_trick_would_have_passed(tmp_path, monkeypatch):
     monkeypatch.setattr("mentor.grading.runner._confirm", lambda req, result, *rest: result)
     for trick in (PATCH_COMPARISON, PATCH_COMPARISON + PATCH_REFERENCE, SILENCE_GRADER):
         assert run(tmp_path, WRONG + trick).status == "passed"
+    tokenizer = run(tmp_path, CHAR_WRONG + PATCH_CHAR_REFERENCE, CHAR_GRADER, CHAR_REFERENCE)
+    assert tokenizer.status == "passed"
+
+
+def test_patching_the_reference_is_caught_where_exact_values_are_compared(tmp_path):
+    result = run(tmp_path, CHAR_WRONG + PATCH_CHAR_REFERENCE, CHAR_GRADER, CHAR_REFERENCE)
+    assert result.status == "tampered", (result.status, result.message)
+    flagged = [t for t in result.tests if t.kind == "tampered"]
+    assert [t.name for t in flagged] == ["test_ids_follow_sorted_characters"]
+    assert "expected value changed" in flagged[0].message
+
+
+def test_a_correct_tokenizer_file_is_confirmed(tmp_path):
+    result = run(tmp_path, CHAR_SOLUTION + "\n# the learner's own copy\n", CHAR_GRADER, CHAR_REFERENCE)
+    assert result.status == "passed", [(t.name, t.kind, t.message) for t in result.tests]
 
 
 def test_a_damaged_or_deleted_seal_is_made_again(tmp_path, monkeypatch):
