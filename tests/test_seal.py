@@ -5,7 +5,11 @@ the runner catches it. Correct files pass, sealed or not yet sealed."""
 import json
 import shutil
 
-from mentor.grading import seal
+import numpy as np
+import pytest
+
+from mentor.grading import expect, seal
+from mentor.grading.expect import Misconception, expect_equal
 from mentor.grading.runner import GradeRequest, grade
 from mentor.paths import content_root
 
@@ -14,17 +18,32 @@ REFERENCE = content_root() / "solutions" / "phase1" / "neuron.py"
 SOLUTION = REFERENCE.read_text()
 WRONG = SOLUTION.replace("x @ w + b", "x @ w")  # forgets the bias
 
+# A grader that compares exact values (token ids) with expect_equal rather than expect_close.
+CHAR_GRADER = "phase2/test_char_tokenizer.py"
+CHAR_REFERENCE = content_root() / "solutions" / "phase2" / "char_tokenizer.py"
+CHAR_SOLUTION = CHAR_REFERENCE.read_text()
+# Sorts case-insensitively: right on the grader's lower-case vocabularies, wrong on its 'THE END!'.
+CHAR_WRONG = CHAR_SOLUTION.replace("sorted(set(text))", "sorted(set(text), key=str.lower)")
+
 # Each makes the wrong file pass inside the grader process, in a different way.
 PATCH_COMPARISON = """
 import mentor.grading.expect as _e
 _e._allclose = lambda *a, **k: True
 """
-PATCH_REFERENCE = """
+
+
+def patch_reference(name: str) -> str:
+    """Code that makes the reference module use the learner's `name` instead of its own."""
+    return f"""
 import sys as _sys
 for _name, _mod in list(_sys.modules.items()):
     if _name.startswith("reference_"):
-        _mod.neuron_forward = neuron_forward
+        _mod.{name} = {name}
 """
+
+
+PATCH_REFERENCE = patch_reference("neuron_forward")
+PATCH_CHAR_REFERENCE = patch_reference("CharTokenizer")
 SILENCE_GRADER = """
 import sys as _sys
 for _mod in list(_sys.modules.values()):
@@ -34,10 +53,10 @@ for _mod in list(_sys.modules.values()):
 """
 
 
-def run(tmp_path, source):
-    sub = tmp_path / "neuron.py"
+def run(tmp_path, source, grader=GRADER, reference=REFERENCE):
+    sub = tmp_path / reference.name
     sub.write_text(source)
-    return grade(GradeRequest(GRADER, sub, REFERENCE, tmp_path))
+    return grade(GradeRequest(grader, sub, reference, tmp_path))
 
 
 def sealed_entries():
@@ -86,6 +105,21 @@ def test_without_the_seal_each_trick_would_have_passed(tmp_path, monkeypatch):
     monkeypatch.setattr("mentor.grading.runner._confirm", lambda req, result, *rest: result)
     for trick in (PATCH_COMPARISON, PATCH_COMPARISON + PATCH_REFERENCE, SILENCE_GRADER):
         assert run(tmp_path, WRONG + trick).status == "passed"
+    tokenizer = run(tmp_path, CHAR_WRONG + PATCH_CHAR_REFERENCE, CHAR_GRADER, CHAR_REFERENCE)
+    assert tokenizer.status == "passed"
+
+
+def test_patching_the_reference_is_caught_where_exact_values_are_compared(tmp_path):
+    result = run(tmp_path, CHAR_WRONG + PATCH_CHAR_REFERENCE, CHAR_GRADER, CHAR_REFERENCE)
+    assert result.status == "tampered", (result.status, result.message)
+    flagged = [t for t in result.tests if t.kind == "tampered"]
+    assert [t.name for t in flagged] == ["test_ids_follow_sorted_characters"]
+    assert "expected value changed" in flagged[0].message
+
+
+def test_a_correct_tokenizer_file_is_confirmed(tmp_path):
+    result = run(tmp_path, CHAR_SOLUTION + "\n# the learner's own copy\n", CHAR_GRADER, CHAR_REFERENCE)
+    assert result.status == "passed", [(t.name, t.kind, t.message) for t in result.tests]
 
 
 def test_a_damaged_or_deleted_seal_is_made_again(tmp_path, monkeypatch):
@@ -138,3 +172,68 @@ def test_pure_python_closeness_agrees_with_numpy_allclose():
             want = bool(np.allclose(a, b, rtol=rtol, atol=atol))
             assert seal._close(((5,), tuple(a)), ((5,), tuple(b)), rtol, atol) == want
     assert not seal._close(((2,), (1.0, 2.0)), ((1, 2), (1.0, 2.0)), 1.0, 1.0)  # shapes must agree
+
+
+class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+
+class LyingInt(int):
+    """An int that claims to equal anything, and to be any int it is turned into."""
+
+    def __eq__(self, other):
+        return True
+
+    def __int__(self):
+        return 3
+
+    __hash__ = int.__hash__
+
+
+def test_expect_equal_passes_equal_plain_values():
+    expect_equal([0, 1, 3, 3], [0, 1, 3, 3], "why")
+    expect_equal([(97, 98), (256, 99)], [(97, 98), (256, 99)], "why")
+    expect_equal("h\ufffdi", "h\ufffdi", "why")
+    expect_equal(list(np.array([0, 1, 3])), [0, 1, 3], "why")  # NumPy integers are the ints they hold
+    expect_equal(1234.0, 1234, "why")  # a whole float equals its int, as == has it
+
+
+def test_an_object_whose_eq_always_says_true_does_not_pass():
+    with pytest.raises(Misconception) as caught:
+        expect_equal([0, AlwaysEqual(), 3], [0, 1, 3], "ids differ")
+    assert caught.value.why == "ids differ"
+    assert "at [1] has type AlwaysEqual" in caught.value.diff
+
+
+def test_an_int_subclass_is_compared_by_the_int_it_holds():
+    expect_equal(LyingInt(3), 3, "why")
+    with pytest.raises(Misconception) as caught:
+        expect_equal([LyingInt(2)], [3], "ids differ", "my diff")
+    assert (caught.value.why, caught.value.diff) == ("ids differ", "my diff")
+
+
+def test_a_value_of_another_type_is_a_misconception_naming_it():
+    for wrong, kind in (({0, 1}, "set"), (np.array([0.0, 1.0]), "ndarray")):
+        with pytest.raises(Misconception) as caught:
+            expect_equal(wrong, [0, 1], "encode returns a list of ids")
+        assert caught.value.why == "encode returns a list of ids"
+        assert f"your value has type {kind}" in caught.value.diff
+
+
+def test_without_a_diff_both_values_are_shown_abbreviated():
+    with pytest.raises(Misconception) as caught:
+        expect_equal(list(range(100)), "01", "why")
+    assert caught.value.diff == "got [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ...], expected '01'"
+
+
+def test_expect_equal_records_an_exact_comparison_the_seal_reads_back(tmp_path, monkeypatch):
+    recorded = []
+    monkeypatch.setattr(expect, "recorder", lambda got, want, rtol, atol: recorded.append((got, want, rtol, atol)))
+    expect_equal({"ids": (104, 195), 1: b"\xc3"}, {1: b"\xc3", "ids": [104, 195]}, "why")
+    [(got, want, rtol, atol)] = recorded
+    assert (rtol, atol) == (0.0, 0.0)
+    np.save(tmp_path / "got.npy", got, allow_pickle=False)
+    np.save(tmp_path / "want.npy", want, allow_pickle=False)
+    read = seal.read_npy(tmp_path / "got.npy")
+    assert bytes(read[1]) == got.tobytes() and seal._close(read, seal.read_npy(tmp_path / "want.npy"), 0.0, 0.0)

@@ -2,8 +2,9 @@
 
 The learner's file runs inside the grader process, so in that process it can patch anything: the
 reference module, NumPy, mentor's comparison helpers. To make such tampering show, every
-`expect_close` / `expect_shape` call writes both of its values to a folder (one `.npy` pair per
-comparison, named in a signed report line), keyed by test, call site and occurrence.
+`expect_close` / `expect_shape` / `expect_equal` call writes both of its values to a folder (one
+`.npy` pair per comparison, named in a signed report line; `expect_equal` writes the bytes of its
+plain values' encoding), keyed by test, call site and occurrence.
 
 The same grader run on the reference solution, in a process that never loads learner code, gives
 the sealed record: the expected values and the set of tests. After a passing run, the runner:
@@ -45,7 +46,7 @@ _HELPERS = {str(PACKAGE_DIR / "grading" / "expect.py"), __file__}
 
 # -- in the grader process -----------------------------------------------------------------------
 class Recorder:
-    """Writes each comparison's two values; `expect_close` and `expect_shape` call it."""
+    """Writes each comparison's two values; `expect_close`, `expect_shape` and `expect_equal` call it."""
 
     def __init__(self, folder: str, write: Callable[[dict], None]):
         import numpy as np

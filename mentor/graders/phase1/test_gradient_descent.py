@@ -59,7 +59,7 @@ def test_dw_pairs_each_residual_with_its_row(submission, reference):
         "last axis (the features); use `r[:, None] * x` or `x.T @ r`"
     )
     got = as_array(dw, "neuron_grads")
-    expect(got.shape == want.shape, why, f"shape: got {got.shape}, expected {want.shape}")
+    expect_shape(got, want.shape, why)
     norm = np.linalg.norm(got) * np.linalg.norm(want)
     cosine = float(got @ want / norm) if norm > 0 else 0.0
     expect(abs(cosine) > 1 - 1e-9, why, f"cosine between your dw and the correct one: {cosine:.6f} (1 = same direction)")

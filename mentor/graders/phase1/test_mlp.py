@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from mentor.grading.expect import as_array, expect, expect_close, expect_finite, expect_raises_nothing, expect_shape
+from mentor.grading.expect import (
+    as_array,
+    expect,
+    expect_close,
+    expect_equal,
+    expect_finite,
+    expect_raises_nothing,
+    expect_shape,
+)
 
 KEYS = ("W1", "b1", "W2", "b2")
 D, H, C, N = 3, 5, 4, 6
@@ -140,7 +148,7 @@ def test_relu_backward(submission, reference, case):
         "mask is that 0/1 indicator, not relu(z1) itself"
     )
     got = entry(grads, "W1", "loss_and_grads")
-    expect(got.shape == want["W1"].shape, why, f"dW1 shape: got {got.shape}, expected {want['W1'].shape}")
+    expect_equal(got.shape, want["W1"].shape, why, f"dW1 shape: got {got.shape}, expected {want['W1'].shape}")
     leaked = np.flatnonzero(dead)[np.abs(got[:, dead]).max(axis=0) > 0]
     expect(leaked.size == 0, why, f"hidden units {leaked.tolist()} were off for every example, yet their dW1 columns are not 0")
     # compared up to scale: a missing 1/N upstream is test_grads_are_batch_mean's business, not the ReLU's

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mentor.grading.expect import as_array, expect, expect_close
+from mentor.grading.expect import as_array, expect, expect_close, expect_equal
 
 HIDDEN, LR, STEPS, SEED = 64, 1.0, 1000, 0
 # The reference reaches 0.99 held-out accuracy with these settings (0.98 or more over 20 data and
@@ -77,8 +77,8 @@ def test_loss_goes_down(submission, trained):
     """the training loss ends lower than it started"""
     _, losses = trained
     losses = as_array(losses, "train")
-    expect(losses.shape == (STEPS,), "train must return one loss per step: losses[t] is the loss step t starts from",
-           f"got {losses.shape[0] if losses.ndim == 1 else losses.shape} values for {STEPS} steps")  # fmt: skip
+    expect_equal(losses.shape, (STEPS,), "train must return one loss per step: losses[t] is the loss step t starts from",
+                 f"got {losses.shape[0] if losses.ndim == 1 else losses.shape} values for {STEPS} steps")  # fmt: skip
     first, last = losses[: STEPS // 10].mean(), losses[-STEPS // 10 :].mean()
     # a real decrease: the reference ends near 0.05 from about 1.1, far below 0.9 × the start
     expect(

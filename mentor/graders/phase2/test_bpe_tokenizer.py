@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mentor.corpus import default_corpus
-from mentor.grading.expect import expect
+from mentor.grading.expect import expect, expect_equal, expect_self_check
 from mentor.grading.plugin import load_module_from
 
 # Token ids and strings are compared exactly: no tolerance anywhere.
@@ -48,8 +48,10 @@ def test_vocab_size(submission, reference, merges):
     """vocab_size is 256 byte ids, plus one per merge, plus one per special token"""
     want = reference.BPETokenizer(merges, SPECIALS).vocab_size
     got = submission.BPETokenizer(merges, SPECIALS).vocab_size
-    expect(
-        got == want == 256 + NUM_MERGES + len(SPECIALS),
+    expect_self_check(want, 256 + NUM_MERGES + len(SPECIALS))
+    expect_equal(
+        got,
+        want,
         "vocab_size = 256 byte ids + one per merge + one per special token",
         f"{NUM_MERGES} merges and {len(SPECIALS)} special tokens: got {got}, expected {want}",
     )
@@ -60,8 +62,10 @@ def test_chunks_start_as_utf8_bytes(submission, reference):
     text = "hé€😀"  # 1, 2, 3 and 4 bytes
     want = reference.BPETokenizer([]).encode(text)
     got = submission.BPETokenizer([]).encode(text)
-    expect(
-        list(got) == want == [104, 195, 169, 226, 130, 172, 240, 159, 152, 128],
+    expect_self_check(want, [104, 195, 169, 226, 130, 172, 240, 159, 152, 128])
+    expect_equal(
+        list(got),
+        want,
         "each chunk starts as its UTF-8 bytes (list(chunk.encode('utf-8'))): ord('é') = 233 is a code point, "
         "not a byte, and '€' (ord 8364) has no byte id at all",
         f"encode({text!r}) with no merges: got {got}, expected {want}",
@@ -82,7 +86,8 @@ def test_merges_apply_in_rank_order(submission, reference):
     for pairs, text, hand in (by_frequency, by_position):
         want = reference.BPETokenizer(pairs).encode(text)
         got = submission.BPETokenizer(pairs).encode(text)
-        expect(list(got) == want == hand, why, f"merges {pairs}, encode({text!r}): got {got}, expected {want}")
+        expect_self_check(want, hand)
+        expect_equal(list(got), want, why, f"merges {pairs}, encode({text!r}): got {got}, expected {want}")
 
 
 def test_merges_stay_inside_chunks(submission, reference):
@@ -90,8 +95,10 @@ def test_merges_stay_inside_chunks(submission, reference):
     pairs, text = [(97, 32)], "a b"  # chunks 'a' and ' b': the pair (a, ' ') spans the boundary
     want = reference.BPETokenizer(pairs).encode(text)
     got = submission.BPETokenizer(pairs).encode(text)
-    expect(
-        list(got) == want == [97, 32, 98],
+    expect_self_check(want, [97, 32, 98])
+    expect_equal(
+        list(got),
+        want,
         "merges never cross chunk boundaries: cut the text with SPLIT_PATTERN and merge inside each chunk only, "
         "as training did",
         f"merges {pairs}, encode({text!r}): got {got}, expected {want}",
@@ -103,8 +110,9 @@ def test_matches_reference_on_unseen_text(submission, reference, merges, unseen)
     want = reference.BPETokenizer(merges, SPECIALS).encode(unseen)
     got = list(submission.BPETokenizer(merges, SPECIALS).encode(unseen))
     k = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
-    expect(
-        got == want,
+    expect_equal(
+        got,
+        want,
         "encode differs from the reference on real text: special tokens whole, SPLIT_PATTERN chunks, each chunk "
         "from its UTF-8 bytes, lowest-rank pair merged first until no pair has a rank",
         f"{len(got)} ids, expected {len(want)}; first difference at position {k}: got {got[k : k + 5]}, "
@@ -139,9 +147,10 @@ def test_special_token_ids_follow_the_merges(submission, reference, merges):
         "the first special token gets id 256 + len(merges), the next one 256 + len(merges) + 1: the ids right after "
         "the last merge, in the order given (not 257 + len(merges), and not the last merge's id 255 + len(merges))"
     )
-    expect(got == want == [[256 + NUM_MERGES], [257 + NUM_MERGES]], why, f"ids of {SPECIALS}: got {got}, expected {want}")
+    expect_self_check(want, [[256 + NUM_MERGES], [257 + NUM_MERGES]])
+    expect_equal(got, want, why, f"ids of {SPECIALS}: got {got}, expected {want}")
     back = tok.decode([256 + NUM_MERGES, 257 + NUM_MERGES])
-    expect(back == "".join(SPECIALS), f"{why}; decoding a special token's id gives its text", f"decode gave {back!r}")
+    expect_equal(back, "".join(SPECIALS), f"{why}; decoding a special token's id gives its text", f"decode gave {back!r}")
 
 
 def test_decode_joins_bytes_before_decoding(submission, reference):
@@ -151,8 +160,10 @@ def test_decode_joins_bytes_before_decoding(submission, reference):
     ids = ref.encode(text)  # bytes only: every non-ASCII character is spread over 2 to 4 tokens
     want = ref.decode(ids)
     got = submission.BPETokenizer([]).decode(ids)
-    expect(
-        got == want == text,
+    expect_self_check(want, text)
+    expect_equal(
+        got,
+        want,
         "concatenate the bytes of all tokens first, then decode once: decoding token by token cuts 'é' (bytes "
         "195, 169) into two invalid halves",
         f"decode(bytes of {text!r}) gave {got!r}",
@@ -173,7 +184,8 @@ def test_decode_replaces_invalid_utf8(submission, reference):
             got = tok.decode(ids)
         except UnicodeDecodeError as e:
             expect(False, why, f"decode({ids}) raised UnicodeDecodeError: {e}")
-        expect(got == w == hand, why, f"decode({ids}): got {got!r}, expected {w!r}")
+        expect_self_check(w, hand)
+        expect_equal(got, w, why, f"decode({ids}): got {got!r}, expected {w!r}")
 
 
 def test_round_trip_on_any_unicode(submission, reference, merges):
@@ -190,8 +202,9 @@ def test_round_trip_on_any_unicode(submission, reference, merges):
     def round_trip(s):
         ids = list(tok.encode(s))
         back = tok.decode(ids)
-        expect(
-            back == s,
+        expect_equal(
+            back,
+            s,
             "decode(encode(s)) must give s back for any Unicode string: encode every character through its UTF-8 "
             "bytes, keep special tokens whole, and decode the joined bytes once",
             f"s = {s!r}\nencode(s) = {ids}\ndecode(encode(s)) = {back!r}",
@@ -207,8 +220,9 @@ def test_encode_iterable_matches_encode(submission, reference, merges, unseen):
     tok = submission.BPETokenizer(merges, SPECIALS)
     got = list(tok.encode_iterable(io.StringIO(text)))  # iterating a file yields its lines, '\n' included
     k = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
-    expect(
-        got == want,
+    expect_equal(
+        got,
+        want,
         "encode_iterable must yield exactly the ids of encode(''.join(lines)): a chunk can continue into the next "
         "line ('\\n' followed by indentation is one chunk), so encoding each line on its own differs; hold back "
         "the last chunk of what you have read until the next line arrives",
@@ -236,4 +250,4 @@ def test_encode_iterable_is_lazy(submission, reference, merges):
         "`yield`), instead of reading, joining or listing every line first: a file can be larger than memory",
         f"before the first id came out, {len(read)} of {len(lines)} lines had been read",
     )
-    expect(first == want_first, "encode_iterable's first id must be the first id of encode(text)", f"got {first}")
+    expect_equal(first, want_first, "encode_iterable's first id must be the first id of encode(text)", f"got {first}")

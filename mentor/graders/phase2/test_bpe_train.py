@@ -6,7 +6,7 @@ import pytest
 
 from mentor.corpus import default_corpus
 from mentor.grading.budget import expect_within_ratio, median_seconds
-from mentor.grading.expect import expect
+from mentor.grading.expect import expect, expect_equal, expect_self_check
 
 # Merges are integers: every comparison is exact. The corpus is the course's offline default,
 # the same text for the reference and the learner within one run.
@@ -37,7 +37,8 @@ def expect_merges(submission, reference, text: str, num_merges: int, hand: list,
     """The learner's merges on a small text equal the reference's, which equal the hand-computed ones."""
     want = reference.train_bpe(text, num_merges)
     got = as_merges(submission.train_bpe(text, num_merges))
-    expect(got == want == hand, why, f"train_bpe({text!r}, {num_merges}): got {got}, expected {want}")
+    expect_self_check(want, hand)
+    expect_equal(got, want, why, f"train_bpe({text!r}, {num_merges}): got {got}, expected {want}")
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +58,17 @@ def test_merge_replaces_pairs_left_to_right(submission, reference):
     ]
     for ids, pair, new_id, hand in cases:
         want = reference.merge(list(ids), pair, new_id)
-        expect(want == hand, "grader self-check: the reference merge disagrees with the hand-computed result")
+        expect_self_check(want, hand, "the reference merge")
         arg = list(ids)
         got = submission.merge(arg, pair, new_id)
-        expect(
-            got is not None and list(got) == want,
+        expect_equal(
+            None if got is None else list(got),
+            want,
             "merge replaces non-overlapping occurrences from left to right: in [a, a, a] the pair (a, a) is "
             "merged once, giving [X, a]; after a match skip both tokens (i += 2), and look at the last token too",
             f"merge({ids}, {pair}, {new_id}) gave {got}, expected {want}",
         )
-        expect(arg == ids, "merge must return a new list and leave its input unchanged", f"ids became {arg}")
+        expect_equal(arg, ids, "merge must return a new list and leave its input unchanged", f"ids became {arg}")
 
 
 def test_hand_worked_example(submission, reference):
@@ -76,8 +78,10 @@ def test_hand_worked_example(submission, reference):
     hand = [(97, 97), (97, 98), (256, 257)]
     want = reference.train_bpe("aaabdaaabac", 3)
     got = as_merges(submission.train_bpe("aaabdaaabac", 3))
-    expect(
-        got == want == hand,
+    expect_self_check(want, hand)
+    expect_equal(
+        got,
+        want,
         "merge k creates the new id 256 + k (the first merge makes 256, the next 257), and later merges can pair "
         "those new ids: replace the pair in your token lists with that id and count again",
         first_difference(got, hand),
@@ -153,10 +157,11 @@ def test_matches_reference_on_real_text(submission, reference, corpus):
         data = chunk.encode("utf-8")
         counts.update(zip(data, data[1:]))
     top = max(counts.values())
-    expect(want[0] == min(p for p, c in counts.items() if c == top), "grader self-check: the first merge is not the top pair")
+    expect_self_check(want[0], min(p for p, c in counts.items() if c == top), "the reference's first merge")
     got = as_merges(submission.train_bpe(text, 120))
-    expect(
-        got == want,
+    expect_equal(
+        got,
+        want,
         "your merges differ from the reference's on real text: each round merges the most frequent pair (ties to "
         "the smallest), and counts must stay exact after every merge, including pairs with the new token",
         first_difference(got, want),

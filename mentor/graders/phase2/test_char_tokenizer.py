@@ -3,7 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mentor.grading.expect import expect
+from mentor.grading.expect import expect, expect_equal, expect_self_check
 
 TEXT = "the quick brown fox jumps over the lazy dog. THE END!"  # 31 distinct characters
 UNK = "\ufffd"
@@ -26,17 +26,20 @@ def test_ids_follow_sorted_characters(submission, reference):
         "different vocabulary, and list(set(text)) has an order that changes from run to run, so a model "
         "trained in one run would read garbage in the next"
     )
-    expect(list(got) == want, why, f"encode({TEXT[:20]!r}...) gave {list(got)[:12]}..., expected {want[:12]}...")
+    expect_equal(list(got), want, why, f"encode({TEXT[:20]!r}...) gave {list(got)[:12]}..., expected {want[:12]}...")
     got_hand = submission.CharTokenizer("ab c").encode("cab ")
-    expect(list(got_hand) == hand == [3, 1, 2, 0], why, f"CharTokenizer('ab c').encode('cab ') gave {got_hand}, expected {hand}")
+    expect_self_check(hand, [3, 1, 2, 0], "the grader's hand-worked ids")
+    expect_equal(list(got_hand), hand, why, f"CharTokenizer('ab c').encode('cab ') gave {got_hand}, expected {hand}")
 
 
 def test_vocab_size_counts_each_character_once_plus_unknown(submission, reference):
     """vocab_size is the number of distinct characters plus one id for unknown characters"""
     want = reference.CharTokenizer(TEXT).vocab_size
     got = submission.CharTokenizer(TEXT).vocab_size
-    expect(
-        got == want == len(set(TEXT)) + 1,
+    expect_self_check(want, len(set(TEXT)) + 1)
+    expect_equal(
+        got,
+        want,
         "vocab_size must count each distinct character once, plus one unknown id: a vocabulary built "
         "from list(text) repeats characters, and leaving out the unknown id makes the model's output "
         "layer one row too small",
@@ -56,7 +59,8 @@ def test_unknown_character_encodes_to_unk_id(submission, reference):
         got = tok.encode("ab?z")
     except KeyError as e:
         expect(False, why, f"encode('ab?z') with vocabulary 'abc' raised KeyError: {e}")
-    expect(list(got) == want == [0, 1, 3, 3], why, f"encode('ab?z') with vocabulary 'abc': got {got}, expected {want}")
+    expect_self_check(want, [0, 1, 3, 3])
+    expect_equal(list(got), want, why, f"encode('ab?z') with vocabulary 'abc': got {got}, expected {want}")
 
 
 def test_unk_id_is_its_own_id(submission, reference):
@@ -70,10 +74,12 @@ def test_unk_id_is_its_own_id(submission, reference):
         "sharing id 0 or the last character's id makes an unknown character decode as a real one, and -1 is "
         "not a valid row of an embedding table"
     )
-    expect(tok.unk_id == want_id == len(set(TEXT)), why, f"unk_id: got {tok.unk_id}, expected {want_id}")
+    expect_self_check(want_id, len(set(TEXT)))
+    expect_equal(tok.unk_id, want_id, why, f"unk_id: got {tok.unk_id}, expected {want_id}")
     expect(tok.unk_id not in known, why, f"unk_id {tok.unk_id} is also the id of a known character")
     got_text = tok.decode([tok.unk_id])
-    expect(got_text == want_text == UNK, f"{why}; unk_id decodes to UNK ('\\ufffd')", f"decode([unk_id]) gave {got_text!r}")
+    expect_self_check(want_text, UNK)
+    expect_equal(got_text, want_text, f"{why}; unk_id decodes to UNK ('\\ufffd')", f"decode([unk_id]) gave {got_text!r}")
 
 
 def test_round_trip_on_known_characters(submission, reference):
@@ -85,8 +91,9 @@ def test_round_trip_on_known_characters(submission, reference):
     @given(st.text(alphabet=sorted(set(TEXT)), max_size=40))
     def round_trip(s):
         back = tok.decode(tok.encode(s))
-        expect(
-            back == s,
+        expect_equal(
+            back,
+            s,
             "decode(encode(s)) must give s back: decode joins the characters with nothing between them "
             "(''.join), one character per id",
             f"s = {s!r}, decode(encode(s)) = {back!r}",

@@ -8,7 +8,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
 from mentor.grading.budget import expect_within_ratio
-from mentor.grading.expect import as_array, expect, expect_close
+from mentor.grading.expect import as_array, expect, expect_close, expect_equal
 
 NOT_A_PARAMETER = (
     "the table is not a trainable parameter: wrap it in nn.Parameter and assign it to self.weight, "
@@ -31,7 +31,7 @@ def table_of(module, shape):
     weight = getattr(module, "weight", None)
     expect(isinstance(weight, nn.Parameter), NOT_A_PARAMETER, f"self.weight is a {type(weight).__name__}")
     got = tuple(weight.shape)
-    expect(got == tuple(shape), TABLE_SHAPE, f"weight.shape: got {got}, expected {tuple(shape)}")
+    expect_equal(got, tuple(shape), TABLE_SHAPE, f"weight.shape: got {got}, expected {tuple(shape)}")
     return weight
 
 
@@ -102,8 +102,9 @@ def test_output_shape(submission, reference, vocab_size, d_model):
         "pick ROWS (the first axis, weight[ids]); indexing the columns reads one number of every token",
         f"forward(ids of shape (2, 5)) has shape {got}, expected {want}",
     )  # fmt: skip
-    expect(
-        got == want,
+    expect_equal(
+        got,
+        want,
         "forward(ids) must return (B, T, d_model): the ids' own (B, T) layout, then one d_model-vector "
         "per id. Do not flatten the batch, and do not move d_model before T",
         f"forward(ids of shape (2, 5)) has shape {got}, expected {want}",

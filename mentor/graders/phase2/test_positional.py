@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from mentor.grading.expect import as_array, expect, expect_close
+from mentor.grading.expect import as_array, expect, expect_close, expect_equal
 
 # The table is float32: an angle pos·ω of up to 100 rad carries a rounding error of about
 # 100 · 6e-8 = 6e-6, and sin/cos add one more rounding. 2e-5 admits every float32 formulation
@@ -34,8 +34,9 @@ def independent_table(T, d_model, base=10000.0):
 def table(fn, T, d_model, base=10000.0):
     """A table as a float64 array, checked to be (T, d_model) first so that the tests can index it."""
     got = as_array(fn(T, d_model, base=base), "sinusoidal_encoding")
-    expect(
-        got.shape == (T, d_model),
+    expect_equal(
+        got.shape,
+        (T, d_model),
         "the table is (T, d_model): one row per position, the positions down the first axis",
         f"sinusoidal_encoding({T}, {d_model}) has shape {got.shape}, expected {(T, d_model)}",
     )
@@ -162,8 +163,9 @@ NOT_A_PARAMETER = (
 def learned_table(module, shape):
     weight = getattr(module, "weight", None)
     expect(isinstance(weight, nn.Parameter), NOT_A_PARAMETER, f"self.weight is a {type(weight).__name__}")
-    expect(
-        tuple(weight.shape) == tuple(shape),
+    expect_equal(
+        tuple(weight.shape),
+        tuple(shape),
         "weight must be (max_len, d_model): one row per position",
         f"weight.shape: got {tuple(weight.shape)}, expected {tuple(shape)}",
     )

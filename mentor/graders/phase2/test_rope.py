@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from mentor.grading.expect import as_array, expect, expect_close
+from mentor.grading.expect import as_array, expect, expect_close, expect_equal
 
 _allclose = np.allclose  # bound before learner code runs
 
@@ -40,8 +40,9 @@ def rope(fn, x, positions, base=10000.0):
         out = out.detach().cpu().to(torch.float64)
     else:
         out = torch.from_numpy(np.array(as_array(out, "apply_rope"), dtype=np.float64))
-    expect(
-        tuple(out.shape) == tuple(x.shape),
+    expect_equal(
+        tuple(out.shape),
+        tuple(x.shape),
         "apply_rope must return the shape of x, (B, H, T, Dh): it turns every pair within its own two "
         "dims and neither adds nor removes an axis",
         f"apply_rope(x of shape {tuple(x.shape)}) has shape {tuple(out.shape)}",
