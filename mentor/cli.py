@@ -331,14 +331,16 @@ def _grade_answer(s: Session, check, text: str) -> tuple[bool, str]:
 
 
 def _show_verdict(check, correct: bool, detail: str = "") -> None:
+    from rich.text import Text
+
     from mentor import ui
 
     if correct:
-        ui.console.print(f"[green]✔ {check.id}: right.[/] {check.explain}", highlight=False)
+        ui.labelled(f"✔ {check.id}: right.", "green", check.explain)
     else:
-        ui.console.print(f"[red]✘ {check.id}: not quite.[/] {check.hint}", highlight=False)
-    if detail:
-        ui.console.print(f"  [dim]{detail}[/]", highlight=False)
+        ui.labelled(f"✘ {check.id}: not quite.", "red", check.hint)
+    if detail:  # may quote the learner's answer: plain text, never markup
+        ui.console.print(Text(f"  {detail}", style="dim"))
 
 
 def _ask_checks(s: Session, step, answers: list[str]) -> None:
@@ -366,7 +368,7 @@ def _ask_checks(s: Session, step, answers: list[str]) -> None:
         ui.console.print(f"[bold green]Mastered {step.id}.[/]")
         unlocked = [x for x in s.course.steps if before[x.id] == "locked" and after[x.id] != "locked"]
         for x in unlocked:
-            ui.console.print(f"Unlocked: [bold]{x.id}[/] · {x.title}  → [bold]mentor next[/]", highlight=False)
+            ui.console.print(f"Unlocked: [bold]{x.id}[/] · {ui.escape(x.title)}  → [bold]mentor next[/]", highlight=False)
 
 
 def _ask_interactively(s: Session, step, pending) -> None:
@@ -384,7 +386,7 @@ def _ask_interactively(s: Session, step, pending) -> None:
             try:
                 correct, detail = _grade_answer(s, c, text)
             except AnswerError as e:
-                ui.console.print(f"[yellow]{e}[/]")
+                ui.console.print(f"[yellow]{ui.escape(str(e))}[/]")
                 continue
             s.store.record_answer(step.id, c.id, text, correct)
             _show_verdict(c, correct, detail)
@@ -429,7 +431,7 @@ def hint(step_id: StepArg = None) -> None:
         s.store.record_hint(step.id, tier)
     for i in range(tier):
         style = "bold" if i == tier - 1 else "dim"
-        ui.console.print(f"[{style}]Hint {i + 1}/{len(step.hints)}:[/] {step.hints[i]}", highlight=False)
+        ui.labelled(f"Hint {i + 1}/{len(step.hints)}:", style, step.hints[i])
     if tier == len(step.hints) and seen == tier:
         ui.console.print("[dim]That was the last hint; `mentor ask` looks at your last check.[/]")
 
@@ -661,7 +663,7 @@ def corpus(
 
     for key, value in info.items():
         ui.console.print(f"{key.replace('_', ' '):>20}: {value}", highlight=False)
-    ui.console.print(f"{'first line':>20}: {text.splitlines()[0][:70] if text else ''}", highlight=False)
+    ui.console.print(f"{'first line':>20}: {ui.escape(text.splitlines()[0][:70]) if text else ''}", highlight=False)
 
 
 def restore(
@@ -761,7 +763,7 @@ def verify(
 
         for r in report.results:
             mark = "[green]✔[/]" if r.ok else "[red]✘[/]"
-            ui.console.print(f"{mark} {r.step_id:28} {r.case:32} {r.detail}", highlight=False)
+            ui.console.print(f"{mark} {r.step_id:28} {r.case:32} {ui.escape(r.detail)}", highlight=False)
         ui.console.print(f"{'[green]ok' if report.ok else '[red]FAILED'}[/]: {len(chosen)} steps, {len(report.results)} checks")
     raise SystemExit(0 if report.ok else 1)
 

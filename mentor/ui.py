@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.text import Text
 
@@ -40,7 +42,8 @@ def _table(title: str) -> Table:
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """`message` as written: it may quote the learner's input, a path or an exception, never markup."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
 
 
 def capture(render, *args) -> str:
@@ -62,7 +65,7 @@ def render_step(course: Course, step: Step, state: str, exercise_display: str) -
     console.print(markdown(step.concept))
     console.print()
     console.print(Panel(markdown(step.task), title="Your task", title_align="left", border_style="cyan"))
-    console.print(f"  Edit   [bold]{exercise_display}[/]", highlight=False)
+    console.print(f"  Edit   [bold]{escape(exercise_display)}[/]", highlight=False)
     console.print(f"  Check  [bold]mentor check[/]     stuck? [bold]mentor hint[/]", highlight=False)
 
 
@@ -70,13 +73,13 @@ def render_result(step: Step, result, exercise_display: str) -> None:
     style = {"passed": "green", "not_started": "yellow"}.get(result.status, "red")
     console.print(Panel(Text(result.message), title=f"{step.id} · {result.status.replace('_', ' ')}", border_style=style))
     if result.where:
-        console.print(f"  at [bold]{result.where}[/]: {result.line}", highlight=False)
+        console.print(f"  at [bold]{escape(result.where)}[/]: {escape(result.line)}", highlight=False)
     if result.status == "not_started":
-        console.print(f"  Open [bold]{exercise_display}[/] and replace `raise NotImplementedError`.", highlight=False)
+        console.print(f"  Open [bold]{escape(exercise_display)}[/] and replace `raise NotImplementedError`.", highlight=False)
         return
     for t in result.tests:
         label = t.doc or t.name
-        console.print(f" {OUTCOME_MARK.get(t.outcome, '?')} {label}", highlight=False)
+        console.print(f" {OUTCOME_MARK.get(t.outcome, '?')} {escape(label)}", highlight=False)
         if t.outcome != "passed" and t.message:
             console.print(Text(f"     {t.message}", style="yellow"))
             if t.where:
@@ -95,10 +98,17 @@ def render_result(step: Step, result, exercise_display: str) -> None:
         console.print(Panel(Text(result.output.strip()[-2000:]), title="output (last lines)", border_style="dim"))
 
 
+def labelled(label: str, style: str, body: str) -> None:
+    """A styled label, then course text (a hint, an explanation) as markdown: brackets in it stay text."""
+    console.print(Text(label, style=style))
+    if body.strip():
+        console.print(Padding(markdown(body), (0, 0, 0, 2)))
+
+
 def render_check_question(check: Check, index: int, total: int) -> None:
     console.print(Panel(markdown(check.ask), title=f"Reasoning check {index}/{total} · {check.id}", border_style="magenta"))
     for i, choice in enumerate(check.choices or []):
-        console.print(f"   {chr(ord('a') + i)}) {choice}", highlight=False)
+        console.print(f"   {chr(ord('a') + i)}) {escape(choice)}", highlight=False)
 
 
 def render_list(course: Course, states: dict[str, str], records) -> None:
@@ -133,7 +143,7 @@ def render_progress(course: Course, phases: list[PhaseSummary], current: Step | 
         )
     console.print(table)
     if current:
-        console.print(f"Next: [bold]{current.id}[/] · {current.title}   ([bold]mentor next[/])", highlight=False)
+        console.print(f"Next: [bold]{current.id}[/] · {escape(current.title)}   ([bold]mentor next[/])", highlight=False)
     else:
         console.print("[green]Every step is mastered.[/]")
 

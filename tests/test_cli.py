@@ -332,3 +332,17 @@ def test_a_check_with_no_stdin_at_all_says_how_to_answer(ws):
         [sys.executable, "-m", "mentor", "check"], cwd=ws, capture_output=True, text=True, preexec_fn=lambda: os.close(0)
     )
     assert proc.returncode == 0 and "Reasoning checks still open" in proc.stdout, proc.stderr
+
+
+def test_an_answer_that_looks_like_markup_is_quoted_as_written(ws):
+    """Learner input reaches the terminal as text: `[/oops]` is neither a crash nor a style tag."""
+    solve(ws, FIRST)
+    result = mentor("check", "--answer", "flops=[/oops]")
+    assert result.exit_code == 2 and "'[/oops]' is not a number" in result.output
+
+
+def test_the_learners_broken_line_is_shown_with_its_brackets(ws):
+    path = ws / "exercises/phase1/neuron.py"
+    path.write_text(path.read_text() + "\nbroken = x[i] [/b] (\n")
+    result = mentor("check")
+    assert result.exit_code == 1 and "broken = x[i] [/b] (" in result.output

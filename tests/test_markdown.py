@@ -196,3 +196,24 @@ def test_rendering_the_course_imports_neither_markdown_it_nor_pygments():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
+
+
+COURSE_NOTES = [
+    pytest.param(text, id=f"{step.id}:{part}")
+    for step in COURSE.steps
+    for part, text in [
+        *((f"hint{i + 1}", h) for i, h in enumerate(step.hints)),
+        *((f"{c.id}:hint", c.hint) for c in step.checks if c.hint),
+        *((f"{c.id}:explain", c.explain) for c in step.checks if c.explain),
+    ]
+]
+
+
+@pytest.mark.parametrize("source", COURSE_NOTES)
+def test_hints_and_explanations_show_every_word_even_inside_brackets(source):
+    """`W[ids]` or params["W1"] are text, not rich markup tags that would swallow them."""
+    from mentor import ui
+
+    screen = ui.capture(ui.labelled, "Hint 1/3:", "bold", source)
+    assert screen.startswith("Hint 1/3:")
+    assert not words(source) - words(screen)
