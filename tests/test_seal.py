@@ -131,6 +131,11 @@ def test_a_damaged_or_deleted_seal_is_made_again(tmp_path, monkeypatch):
     assert run(tmp_path, WRONG + PATCH_COMPARISON).status == "tampered"  # ... nor needed to catch this
     shutil.rmtree(entry.parent)
     assert run(tmp_path, WRONG + PATCH_COMPARISON).status == "tampered"
+    [entry] = sealed_entries()
+    next(entry.parent.glob("*.want.npy")).unlink()  # an entry missing a value is made again, not held against you
+    assert run(tmp_path, SOLUTION).status == "passed"
+    records = json.loads(entry.read_text())["records"]
+    assert len(list(entry.parent.glob("*.want.npy"))) == sum(len(by_key) for by_key in records.values())
 
 
 def test_the_seal_key_follows_the_reference_and_the_profile(tmp_path):

@@ -163,7 +163,7 @@ def grade(req: GradeRequest, while_running=None, worker: Optional[GraderWorker] 
     with tempfile.TemporaryDirectory(prefix="mentor-grade-") as tmp:
         values = Path(tmp) / "values"
         values.mkdir()
-        sealed = _Preload(req)  # loads NumPy and the sealed record while the grader runs
+        sealed = _Preload(req)  # finds the sealed record while the grader runs
         report, returncode, timed_out, output = _run(req, Path(tmp), values, while_running, worker, start)
         result = verdict(report, returncode, timed_out, req, output)
         result.measurements = report.measurements

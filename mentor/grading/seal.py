@@ -96,8 +96,14 @@ class Sealed:
     folder: Path
     records: dict[str, dict[str, dict]] = field(default_factory=dict)  # test -> key -> record
 
-    def values(self, record: dict):
-        return _load_pair(self.folder, record["file"])
+    def expected(self, record: dict) -> tuple[tuple, tuple]:
+        return read_npy(self._want(record))
+
+    def _want(self, record: dict) -> Path:
+        return self.folder / f"{record['file']}.want.npy"
+
+    def complete(self) -> bool:
+        return all(self._want(r).is_file() for by_key in self.records.values() for r in by_key.values())
 
 
 def cache_root() -> Path:
@@ -133,8 +139,9 @@ def load(key: str) -> Optional[Sealed]:
     folder = cache_root() / "seals" / key
     try:
         data = json.loads((folder / "seal.json").read_text(encoding="utf-8"))
-        return Sealed(data["collected"], folder, data["records"])
-    except (OSError, ValueError, KeyError, TypeError):
+        sealed = Sealed(data["collected"], folder, data["records"])
+        return sealed if sealed.complete() else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # not sealed yet, or a damaged entry: the reference runs again
 
 
@@ -146,8 +153,8 @@ def keep(key: str, collected: list[str], records: list[dict], values: Path) -> N
     by_test: dict[str, dict[str, dict]] = {}
     for r in records:
         by_test.setdefault(r["test"], {})[r["key"]] = r
-        for side in ("got", "want"):
-            shutil.copyfile(values / f"{r['file']}.{side}.npy", staging / f"{r['file']}.{side}.npy")
+        name = f"{r['file']}.want.npy"  # the reference's own output is never compared with again
+        shutil.copyfile(values / name, staging / name)
     (staging / "seal.json").write_text(json.dumps({"collected": collected, "records": by_test}), encoding="utf-8")
     if load(key) is None:  # a damaged entry goes; a good one stored meanwhile by another run stays
         shutil.rmtree(root / key, ignore_errors=True)
@@ -215,7 +222,7 @@ def _check(record: dict, sealed_record: dict, values: Path, sealed: Sealed) -> s
     rtol, atol = sealed_record["rtol"], sealed_record["atol"]
     try:
         got, want = _load_pair(values, record["file"])
-        _, sealed_want = sealed.values(sealed_record)
+        sealed_want = sealed.expected(sealed_record)
     except (OSError, ValueError):
         return "the values it compared could not be read back"
     if not _close(want, sealed_want, DRIFT_FACTOR * rtol, DRIFT_FACTOR * atol):
