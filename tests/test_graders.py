@@ -86,3 +86,24 @@ def test_known_wrong_implementation_is_rejected_with_its_misconception(step, cas
     assert result.status == "failed", (result.status, result.message)
     messages = [t.message for t in result.tests if t.outcome != "passed"]
     assert rejection_matches(result, case.misconception), messages
+
+
+NO_MASK = """
+def causal_attention(q, k, v):  # forgets the mask: every position sees the future
+    return scaled_dot_product_attention(q, k, v)
+"""
+
+
+@pytest.mark.parametrize("step_id", ["p2.attention.mha", "p2.attention.block", "p2.gpt.model"])
+def test_a_broken_earlier_step_is_named_before_this_one(step_id, tmp_path):
+    """A step built on earlier ones says which earlier step to fix, here causal masking in attention.py."""
+    step = COURSE.step(step_id)
+    submission = compose_submission(COURSE, step, tmp_path)
+    attention = tmp_path / "attention.py"
+    attention.write_text(attention.read_text() + NO_MASK)
+    result = grade_file(COURSE, step, submission, tmp_path)
+    messages = [t.message for t in result.tests if t.outcome != "passed"]
+    assert result.status == "failed" and any(
+        m.startswith("your causal_attention from p2.attention.causal disagrees with the reference: fix it first")
+        for m in messages
+    ), messages

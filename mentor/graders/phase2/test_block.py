@@ -1,8 +1,5 @@
 """Grader: the GELU MLP, SwiGLU, and the pre-norm residual transformer block."""
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,6 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mentor.grading.expect import Misconception, as_array, expect, expect_close, expect_shape
+from mentor.grading.torch_checks import copy_weights, expect_components_agree, learner_module, randomized
 
 # float64: the learner's layers and the expressions below do the same arithmetic in a different
 # order (~1e-16 relative); a wrong activation, branch or norm placement moves outputs by 1e-2 or more.
@@ -19,36 +17,9 @@ RTOL, ATOL = 1e-9, 1e-12
 B, T, C, H = 2, 5, 8, 2
 
 
-def learner_module(submission, name):
-    """The learner's `name`.py beside their block.py: the module their `from attention import ...` reads."""
-    path = Path(submission.__file__).with_name(f"{name}.py")
-    expect(
-        path.is_file(), f"block.py imports your {name}.py from the earlier steps, but there is none beside it ({path})"
-    )
-    module = sys.modules.get(name)
-    if module is not None and Path(getattr(module, "__file__", "") or "").resolve() == path.resolve():
-        return module
-    spec = importlib.util.spec_from_file_location(f"learner_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def rand(*shape, seed=0, scale=1.0):
     torch.manual_seed(seed)
     return scale * torch.randn(*shape, dtype=torch.float64)
-
-
-def copy_weights(module, reference_module):
-    """Load the reference's parameters into `module`, made float64 first (so they arrive unrounded) and put in
-    eval mode (no dropout). Buffers of your own, such as a cached mask, may stay; RuntimeError names a mismatch."""
-    module.double().eval()
-    result = module.load_state_dict(reference_module.state_dict(), strict=False)  # a wrong shape still raises
-    extra = [k for k in result.missing_keys if k in dict(module.named_parameters(remove_duplicate=False))]
-    if extra or result.unexpected_keys:
-        raise RuntimeError(
-            f"parameters missing from yours: {result.unexpected_keys}; parameters only yours has: {extra}"
-        )
 
 
 def loaded(module, reference_module, why):
@@ -58,16 +29,6 @@ def loaded(module, reference_module, why):
         copy_weights(module, reference_module)
     except RuntimeError as e:
         raise Misconception(why, str(e).strip().splitlines()[-1].strip()) from None
-    return module
-
-
-def randomized(module, seed, scale=0.3):
-    """The module in float64 with every parameter random, LayerNorm gains and all biases included."""
-    torch.manual_seed(seed)
-    module.double()
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(scale * torch.randn_like(p))
     return module
 
 
@@ -109,28 +70,9 @@ def test_your_attention_agrees(submission, reference):
         ("causal_attention", "p2.attention.causal", lambda m: m.causal_attention(q, k, v), attention, ref_attention),
         ("MultiHeadAttention", "p2.attention.mha", lambda m: m.MultiHeadAttention(C, H, causal=True), attention, ref_attention),
     )  # fmt: skip
-    for name, step, make, mine, ref in components:  # earliest first: later ones are built on earlier ones
-        try:
-            want = make(ref)  # the reference runs first
-            if isinstance(want, nn.Module):  # a layer: both get the same random weights, then run on x
-                want = randomized(want, seed=2)
-                layer = make(mine)
-                copy_weights(layer, want)
-                want, got = want(x), layer(x)
-            else:
-                got = make(mine)
-            same = isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(got, want, RTOL, ATOL)
-            detail = "different values"
-        except NotImplementedError:
-            raise
-        except Exception as e:  # noqa: BLE001 - any failure of an earlier step reads the same way
-            same, detail = False, f"it raised {type(e).__name__}: {e}"
-        expect(
-            same,
-            f"your {name} from {step} disagrees with the reference: fix it first (mentor check {step}). Meanwhile "
-            "the other tests of this step run your Block on the reference's MultiHeadAttention",
-            f"{name} on a small input: {detail}",
-        )
+    expect_components_agree(
+        components, x, "Meanwhile the other tests of this step run your Block on the reference's MultiHeadAttention"
+    )
 
 
 def test_mlp_expands_four_times(submission, reference):

@@ -1,8 +1,5 @@
 """Grader: the decoder-only GPT assembled from the learner's components, its loss and its parameter count."""
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,6 +17,7 @@ from mentor.grading.expect import (
     expect_self_check,
     expect_shape,
 )
+from mentor.grading.torch_checks import copy_weights, expect_components_agree, learner_module, randomized
 
 # float64: the learner's model and the expressions below do the same arithmetic in a different
 # order (~1e-16 relative); a missing LayerNorm, a wrong position or a leak moves logits by 1e-2 or more.
@@ -36,21 +34,6 @@ SUBMODULES = (
 PIPELINE = "tok_emb(idx) + pos_emb(arange(T)), then every block in order, then ln_f, then lm_head"
 
 
-def learner_module(submission, name):
-    """The learner's `name`.py beside their gpt.py: the module their `from block import ...` reads."""
-    path = Path(submission.__file__).with_name(f"{name}.py")
-    expect(
-        path.is_file(), f"gpt.py builds on your {name}.py from the earlier steps, but there is none beside it ({path})"
-    )
-    module = sys.modules.get(name)
-    if module is not None and Path(getattr(module, "__file__", "") or "").resolve() == path.resolve():
-        return module
-    spec = importlib.util.spec_from_file_location(f"learner_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def reference_parts(reference):
     """The reference's block.py and attention.py, reached through the classes its gpt.py imported
     (the grader keeps the reference's modules out of sys.modules, where yours live)."""
@@ -61,28 +44,6 @@ def reference_parts(reference):
 
 def config(module, **fields):
     return module.GPTConfig(**{**SMALL, **fields})
-
-
-def randomized(module, seed):
-    """The module in float64 with random parameters, LayerNorm gains and biases included."""
-    torch.manual_seed(seed)
-    module.double()
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(0.3 * torch.randn_like(p))
-    return module
-
-
-def copy_weights(module, reference_module):
-    """Load the reference's parameters into `module`, made float64 first (so they arrive unrounded) and put in
-    eval mode (no dropout). Buffers of your own, such as a cached mask, may stay; RuntimeError names a mismatch."""
-    module.double().eval()
-    result = module.load_state_dict(reference_module.state_dict(), strict=False)  # a wrong shape still raises
-    extra = [k for k in result.missing_keys if k in dict(module.named_parameters(remove_duplicate=False))]
-    if extra or result.unexpected_keys:
-        raise RuntimeError(
-            f"parameters missing from yours: {result.unexpected_keys}; parameters only yours has: {extra}"
-        )
 
 
 def loaded(module, reference_module):
@@ -150,28 +111,7 @@ def test_your_components_agree(submission, reference):
         ("MLP", "p2.attention.block", lambda m: m.MLP(C), block, ref_block),
         ("Block", "p2.attention.block", lambda m: m.Block(C, H, causal=True), block, ref_block),
     )  # fmt: skip
-    for name, step, make, mine, ref in components:  # earliest first: later ones are built on earlier ones
-        try:
-            want = make(ref)  # the reference runs first
-            if isinstance(want, nn.Module):  # a layer: both get the same random weights, then run on x
-                want = randomized(want, seed=2)
-                layer = make(mine)
-                copy_weights(layer, want)
-                want, got = want(x), layer(x)
-            else:
-                got = make(mine)
-            same = isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(got, want, RTOL, ATOL)
-            detail = "different values"
-        except NotImplementedError:
-            raise
-        except Exception as e:  # noqa: BLE001 - any failure of an earlier step reads the same way
-            same, detail = False, f"it raised {type(e).__name__}: {e}"
-        expect(
-            same,
-            f"your {name} from {step} disagrees with the reference: fix it first (mentor check {step}). Meanwhile "
-            "the other tests of this step run your GPT on the reference's Block",
-            f"{name} on a small input: {detail}",
-        )
+    expect_components_agree(components, x, "Meanwhile the other tests of this step run your GPT on the reference's Block")
 
 
 def test_embedding_tables(submission, reference, reference_block):

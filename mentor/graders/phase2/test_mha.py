@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from mentor.grading.expect import Misconception, as_array, expect, expect_close, expect_shape
+from mentor.grading.torch_checks import copy_weights, expect_earlier_step_agrees
 
 # float64: the module and the head-by-head loop below do the same arithmetic in a different order
 # (~1e-16 relative); mixing up positions, heads or a projection moves outputs by 1e-2 or more.
@@ -22,18 +23,6 @@ LAYERS = (
 def rand(*shape, seed=0):
     torch.manual_seed(seed)
     return torch.randn(*shape, dtype=torch.float64)
-
-
-def copy_weights(module, reference_module):
-    """Load the reference's parameters into `module`, made float64 first (so they arrive unrounded) and put in
-    eval mode (no dropout). Buffers of your own, such as a cached mask, may stay; RuntimeError names a mismatch."""
-    module.double().eval()
-    result = module.load_state_dict(reference_module.state_dict(), strict=False)  # a wrong shape still raises
-    extra = [k for k in result.missing_keys if k in dict(module.named_parameters(remove_duplicate=False))]
-    if extra or result.unexpected_keys:
-        raise RuntimeError(
-            f"parameters missing from yours: {result.unexpected_keys}; parameters only yours has: {extra}"
-        )
 
 
 def with_weights(module, reference_module):
@@ -91,22 +80,18 @@ def test_your_attention_agrees(submission, reference):
         ("scaled_dot_product_attention", "p2.attention.sdpa", (q, k, v), {"mask": mask}),
         ("causal_attention", "p2.attention.causal", (q, k, v), {}),
     )
+
+    def yours_and_reference(name, args, kwargs):
+        want = getattr(reference, name)(*args, **kwargs)  # the reference runs first
+        return getattr(submission, name)(*args, **kwargs), want
+
     for name, step, args, kwargs in checks:
-        want = getattr(reference, name)(*args, **kwargs)
-        try:
-            got = getattr(submission, name)(*args, **kwargs)
-            same = isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(got, want, RTOL, ATOL)
-            detail = "different values"
-        except NotImplementedError:
-            raise
-        except Exception as e:  # noqa: BLE001 - any failure of an earlier step reads the same way
-            same, detail = False, f"it raised {type(e).__name__}: {e}"
-        expect(
-            same,
-            f"your {name} from {step} disagrees with the reference: fix it first (mentor check {step}). "
+        expect_earlier_step_agrees(
+            name, step,
+            lambda: yours_and_reference(name, args, kwargs),
             "Meanwhile the other tests of this step run your MultiHeadAttention on the reference's attention",
-            f"on (B, H, T, Dh) = {tuple(q.shape)}: {detail}",
-        )
+            f"on (B, H, T, Dh) = {tuple(q.shape)}",
+        )  # fmt: skip
 
 
 def test_split_heads_keeps_positions(submission, reference):
