@@ -12,6 +12,7 @@ import functools
 import sqlite3
 import sys
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -178,10 +179,20 @@ class Records:
         return self.steps.get(step_id) or StepRecord()
 
 
+_open_stores: "weakref.WeakSet[ProgressStore]" = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every store still open (the command is about to end)."""
+    for store in list(_open_stores):
+        store.close()
+
+
 class ProgressStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._conn: Optional[sqlite3.Connection] = None
+        _open_stores.add(self)
 
     # -- opening -----------------------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:

@@ -40,3 +40,30 @@ def ws(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("MENTOR_WORKSPACE", raising=False)
     monkeypatch.setenv("COLUMNS", "200")  # no wrapping inside the lines we look for
     return root
+
+
+_EXIT_PROBE = """
+import os, runpy, sys
+real_exit = os._exit
+def report(code):  # the entry point leaves through os._exit: list what was loaded at that moment
+    os.write(2, ("\\nMODULES " + " ".join(sorted(sys.modules)) + "\\n").encode())
+    real_exit(code)
+os._exit = report
+sys.argv = ["mentor", *sys.argv[1:]]
+runpy.run_module("mentor", run_name="__main__")
+"""
+
+
+@pytest.fixture
+def modules_at_exit():
+    """`modules_at_exit(cwd, *args)`: the modules `python -m mentor ARGS` had loaded when it left."""
+    import subprocess
+    import sys
+
+    def run(cwd: Path, *args: str) -> set[str]:
+        proc = subprocess.run([sys.executable, "-c", _EXIT_PROBE, *args], cwd=cwd, capture_output=True, text=True)
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("MODULES ")]
+        assert len(lines) == 1, f"`mentor {' '.join(args)}` did not leave through its entry point:\n{proc.stderr}"
+        return set(lines[0].split()[1:])
+
+    return run

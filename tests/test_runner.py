@@ -192,3 +192,34 @@ def neuron_forward(x, w, b, activation=None):
 """
     result = run(tmp_path, source)
     assert result.status == "crashed" and "KeyboardInterrupt at" in result.message and "neuron.py:" in result.message
+
+
+def test_without_pidfds_the_wait_still_ends_on_time_and_reads_the_status(tmp_path, monkeypatch):
+    """Kernels before 5.3 (and other systems) have no pidfd: the worker is then polled instead."""
+
+    def no_pidfd(pid):
+        raise OSError("pidfd_open is not available")
+
+    monkeypatch.setattr("os.pidfd_open", no_pidfd)
+    assert run(tmp_path, SOLUTION).status == "passed"
+    source = SOLUTION + "\ndef neuron_forward(x, w, b, activation=None):\n    while True:\n        pass\n"
+    assert run(tmp_path, source, timeout_s=2).status == "timeout"
+    crash = SOLUTION + "\nimport os\ndef neuron_forward(x, w, b, activation=None):\n    os._exit(3)\n"
+    result = run(tmp_path, crash)
+    assert result.status == "crashed" and "exited with status 3" in result.message
+
+
+def test_a_grader_started_with_stdin_stdout_and_stderr_closed_still_reports(tmp_path):
+    """The worker's pipe and output file must not land on fds 0-2 and be overwritten while wiring it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os\nfor fd in (0, 1, 2): os.close(fd)\n"
+        "from pathlib import Path\nfrom mentor.grading.runner import GradeRequest, grade\n"
+        f"r = grade(GradeRequest({GRADER!r}, Path({str(REFERENCE)!r}), Path({str(REFERENCE)!r}), Path({str(tmp_path)!r})))\n"
+        f"open({str(tmp_path / 'status')!r}, 'w').write(r.status + ' ' + r.output)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    status, output = (tmp_path / "status").read_text().split(" ", 1)
+    assert status == "passed" and " passed" in output  # pytest's own summary reached the output file

@@ -12,7 +12,6 @@ import hmac
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from mentor.grading import seal
-from mentor.grading.spawn import GRADER_ENV, spawn_worker
+from mentor.grading.spawn import GRADER_ENV, WorkerProcess, WorkerTimeout, spawn_worker
 from mentor.paths import GRADERS_DIR
 
 OUTPUT_CAP_BYTES = 32 << 20  # what the grader process may write to any file, its output included
@@ -144,7 +143,7 @@ class GraderWorker:
         self.output.close()
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
+def _kill_tree(proc: WorkerProcess) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -194,7 +193,7 @@ def _run(req, tmp: Path, values: Path, while_running, worker, start: float):
             if while_running:
                 while_running()
             proc.wait(timeout=max(0.1, req.timeout_s - (time.perf_counter() - start)))
-        except subprocess.TimeoutExpired:
+        except WorkerTimeout:
             timed_out = True
         except KeyboardInterrupt:
             _kill_tree(proc)

@@ -35,4 +35,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The report is complete and every file the grader wrote is closed: leave without tearing down the
+    # interpreter (tens of milliseconds with NumPy loaded), and without running the learner's atexit hooks.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
