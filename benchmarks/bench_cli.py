@@ -37,6 +37,21 @@ def timed(cmd: list[str], cwd: Path, env: dict | None = None, cold: bool = False
     return time.perf_counter() - start
 
 
+def unlock(ws: Path, course, step) -> None:
+    """Solve every step up to `step` and record those before it as mastered, as a learner would have."""
+    from mentor.grading.runner import GradeResult
+    from mentor.progress import ProgressStore
+
+    store = ProgressStore(ws / "progress.db")
+    for earlier in course.steps[: course.steps.index(step) + 1]:
+        shutil.copy(course.content_root / earlier.solution, ws / earlier.exercise)
+    for earlier in course.steps[: course.steps.index(step)]:
+        store.record_attempt(earlier.id, GradeResult("passed", "set up by the benchmark"))
+        for check in earlier.checks:
+            store.record_answer(earlier.id, check.id, "set up by the benchmark", True)
+    store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
@@ -52,7 +67,7 @@ def main() -> None:
         os.environ["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         ws = Path(tmp) / "ws"
         subprocess.run([py, "-m", "mentor", "init", str(ws)], check=True, stdout=subprocess.DEVNULL)
-        shutil.copy(course.content_root / step.solution, ws / step.exercise)
+        unlock(ws, course, step)
         grader_env = dict(
             os.environ,
             **GRADER_ENV,
@@ -73,6 +88,9 @@ def main() -> None:
             "mentor list (cold)": ([*cli, "list"], None, True),
             "mentor progress (cold)": ([*cli, "progress"], None, True),
         }
+        first = subprocess.run([*cli, "check", step.id], cwd=ws, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if first.returncode != 0:  # timing a refusal or a failure would say nothing
+            sys.exit(f"mentor check {step.id} did not pass in the benchmark's workspace:\n{first.stdout}{first.stderr}")
         grading = {
             "bare pytest grader": (pytest_command(step.grader), grader_env, False),
             "mentor check": ([*cli, "check", step.id], None, False),

@@ -69,9 +69,6 @@ def worker_env() -> dict:
     env.update(
         PYTHONUNBUFFERED="1",
         PYTHONFAULTHANDLER="1",
-        # A fixed mmap threshold makes glibc return large blocks to the OS on free, so the peak
-        # resident set that memory budgets read is not hidden by memory cached from earlier calls.
-        MALLOC_MMAP_THRESHOLD_="131072",
     )
     for name in list(env):  # mentor's own settings (its cache, say) are none of the learner code's business
         if name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS") or name.startswith("MENTOR_"):
