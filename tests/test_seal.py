@@ -3,6 +3,7 @@ the grader or the reference module inside the grader process makes a wrong file 
 the runner catches it. Correct files pass, sealed or not yet sealed."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -147,6 +148,29 @@ def test_the_seal_key_follows_the_reference_and_the_profile(tmp_path):
     assert base != seal.seal_key(GRADER, copy, {"profile": "cpu-8gb"})
 
 
+def _sealed_pair(tmp_path, want, got):
+    """A seal of one comparison whose expected value is `want`, and a run that compared `got` with it."""
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    for folder, value in ((ref, want), (run, got)):
+        folder.mkdir(parents=True)
+        np.save(folder / "1.want.npy", want, allow_pickle=False)
+        np.save(folder / "1.got.npy", value, allow_pickle=False)
+    record = {"test": "t::a", "key": "test_x.py:9#0", "file": "1", "rtol": 1e-6, "atol": 1e-8}
+    key = os.urandom(8).hex()
+    seal.keep(key, ["t::a"], [record], ref)
+    return seal.verify(seal.load(key), ["t::a"], ["t::a"], [record], run)
+
+
+def test_equal_bytes_confirm_a_comparison_only_when_no_nan_is_in_it(tmp_path):
+    values = np.linspace(0.0, 1.0, 50)
+    assert _sealed_pair(tmp_path / "same", values, values.copy()) == {}
+    assert _sealed_pair(tmp_path / "close", values, values * (1 + 1e-9)) == {}
+    assert "does not match" in _sealed_pair(tmp_path / "far", values, values + 1.0)["t::a"]
+    with_nan = values.copy()
+    with_nan[3] = np.nan  # equal to the bit, and still never close: NaN is not a value
+    assert "changed" in _sealed_pair(tmp_path / "nan", with_nan, with_nan.copy())["t::a"]
+
+
 def test_npy_files_are_read_back_exactly_without_numpy(tmp_path):
     import numpy as np
 
@@ -163,6 +187,10 @@ def test_npy_files_are_read_back_exactly_without_numpy(tmp_path):
         shape, values = seal.read_npy(tmp_path / f"{i}.npy")
         assert shape == arr.shape
         assert np.array_equal(np.array(values, dtype=arr.dtype).reshape(shape), arr, equal_nan=arr.dtype.kind == "f")
+    cut = tmp_path / "cut.npy"
+    cut.write_bytes((tmp_path / "0.npy").read_bytes()[:-8])  # one value short
+    with pytest.raises(ValueError, match="bytes of values"):
+        seal.read_npy(cut)
 
 
 def test_pure_python_closeness_agrees_with_numpy_allclose():
@@ -177,6 +205,29 @@ def test_pure_python_closeness_agrees_with_numpy_allclose():
             want = bool(np.allclose(a, b, rtol=rtol, atol=atol))
             assert seal._close(((5,), tuple(a)), ((5,), tuple(b)), rtol, atol) == want
     assert not seal._close(((2,), (1.0, 2.0)), ((1, 2), (1.0, 2.0)), 1.0, 1.0)  # shapes must agree
+
+
+@pytest.mark.parametrize("size", [1, 7, 100_000])
+def test_closeness_agrees_with_numpy_allclose_on_every_path(size):
+    """Equal lists, close lists, infinities on either side, NaN, one value off at the end."""
+    rng = np.random.default_rng(size)
+    a = rng.normal(size=size)
+    cases = [a.copy(), a * (1 + 1e-9), a + 1e-3]
+    for special in (np.inf, -np.inf, np.nan):
+        for where in ("both", "a", "b"):
+            x, y = a.copy(), a * (1 + 1e-9)
+            if where in ("both", "a"):
+                x[-1] = special
+            if where in ("both", "b"):
+                y[-1] = special
+            cases.append((x, y))
+    off = a.copy()
+    off[-1] += 1.0
+    pairs = [(a, c) for c in cases[:3]] + cases[3:] + [(a, off), (off, a)]
+    for x, y in pairs:
+        for rtol, atol in ((1e-6, 1e-8), (0.0, 0.0), (1e-3, 0.0)):
+            want = bool(np.allclose(x, y, rtol=rtol, atol=atol))
+            assert seal._close(((size,), x.tolist()), ((size,), y.tolist()), rtol, atol) == want, (x[-1], y[-1], rtol)
 
 
 class AlwaysEqual:

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import itertools
 import json
 import math
+import operator
 import os
 import shutil
 import struct
@@ -99,6 +101,9 @@ class Sealed:
     def expected(self, record: dict) -> tuple[tuple, tuple]:
         return read_npy(self._want(record))
 
+    def expected_bytes(self, record: dict) -> bytes:
+        return self._want(record).read_bytes()
+
     def _want(self, record: dict) -> Path:
         return self.folder / f"{record['file']}.want.npy"
 
@@ -152,9 +157,9 @@ def keep(key: str, collected: list[str], records: list[dict], values: Path) -> N
     staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
     by_test: dict[str, dict[str, dict]] = {}
     for r in records:
-        by_test.setdefault(r["test"], {})[r["key"]] = r
         name = f"{r['file']}.want.npy"  # the reference's own output is never compared with again
         shutil.copyfile(values / name, staging / name)
+        by_test.setdefault(r["test"], {})[r["key"]] = dict(r, nan_free=_nan_free(values / name))
     (staging / "seal.json").write_text(json.dumps({"collected": collected, "records": by_test}), encoding="utf-8")
     if load(key) is None:  # a damaged entry goes; a good one stored meanwhile by another run stays
         shutil.rmtree(root / key, ignore_errors=True)
@@ -164,16 +169,20 @@ def keep(key: str, collected: list[str], records: list[dict], values: Path) -> N
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _load_pair(folder: Path, name: str):
-    return tuple(read_npy(folder / f"{name}.{side}.npy") for side in ("got", "want"))
-
-
 # The .npy dtypes a comparison can hold, as struct codes: read without NumPy, which would cost the
 # CLI a tenth of a second to import.
 _STRUCT_CODES = {
     "<f8": "d", "<f4": "f", "<f2": "e", "<i8": "q", "<i4": "i", "<i2": "h", "|i1": "b",
     "<u8": "Q", "<u4": "I", "<u2": "H", "|u1": "B", "|b1": "?",
 }  # fmt: skip
+
+
+def _nan_free(path: Path) -> bool:
+    """NaN is never close to anything: only a NaN-free value may be confirmed by equal bytes alone."""
+    try:
+        return not any(map(math.isnan, read_npy(path)[1]))
+    except ValueError:
+        return False
 
 
 def read_npy(path: Path) -> tuple[tuple, tuple]:
@@ -189,7 +198,12 @@ def read_npy(path: Path) -> tuple[tuple, tuple]:
     if code is None or header["fortran_order"]:
         raise ValueError(f"{path.name}: unsupported array layout {header['descr']}")
     shape = tuple(header["shape"])
-    return shape, struct.unpack_from(f"<{math.prod(shape)}{code}", data, end)
+    count = math.prod(shape)
+    if len(data) - end != count * struct.calcsize(code):
+        raise ValueError(f"{path.name}: {len(data) - end} bytes of values where {shape} needs {count * struct.calcsize(code)}")
+    if sys.byteorder == "little" and code != "e":  # the file's order: one C-level copy, 10x struct's speed
+        return shape, memoryview(data)[end : end + count * struct.calcsize(code)].cast(code).tolist()
+    return shape, list(struct.unpack_from(f"<{count}{code}", data, end))
 
 
 def verify(sealed: Sealed, collected: list[str], passed: list[str], records: list[dict], values: Path) -> dict[str, str]:
@@ -220,8 +234,11 @@ def verify(sealed: Sealed, collected: list[str], passed: list[str], records: lis
 
 def _check(record: dict, sealed_record: dict, values: Path, sealed: Sealed) -> str:
     rtol, atol = sealed_record["rtol"], sealed_record["atol"]
+    got_file, want_file = (values / f"{record['file']}.{side}.npy" for side in ("got", "want"))
     try:
-        got, want = _load_pair(values, record["file"])
+        if sealed_record.get("nan_free") and got_file.read_bytes() == want_file.read_bytes() == sealed.expected_bytes(sealed_record):
+            return ""  # the reference's own values, to the bit: close without reading a number
+        got, want = read_npy(got_file), read_npy(want_file)
         sealed_want = sealed.expected(sealed_record)
     except (OSError, ValueError):
         return "the values it compared could not be read back"
@@ -233,9 +250,21 @@ def _check(record: dict, sealed_record: dict, values: Path, sealed: Sealed) -> s
 
 
 def _close(a: tuple, b: tuple, rtol: float, atol: float) -> bool:
-    """NumPy's allclose on two (shape, values) pairs: |a - b| <= atol + rtol·|b|, infinities equal, nan never."""
+    """NumPy's allclose on two (shape, values) pairs: |a - b| <= atol + rtol·|b|, infinities equal, nan never.
+
+    Equal lists (NaN never equals) and, without infinities, the tolerance test are evaluated by
+    builtins over whole lists, at C speed: a numerical gradient holds 10^5 values. Only a list that
+    fails both is gone through value by value, for the infinities they leave out.
+    """
     (shape_a, xs), (shape_b, ys) = a, b
     if shape_a != shape_b:
         return False
+    xs, ys = list(xs), list(ys)
+    if xs == ys:
+        return True
+    if math.inf not in ys and -math.inf not in ys:  # an infinite b would allow any a
+        allowed = map(operator.add, itertools.repeat(atol), map(operator.mul, itertools.repeat(rtol), map(abs, ys)))
+        if all(map(operator.le, map(abs, map(operator.sub, xs, ys)), allowed)):
+            return True
     finite = math.isfinite
     return all(x == y or (finite(x) and finite(y) and abs(x - y) <= atol + rtol * abs(y)) for x, y in zip(xs, ys))
