@@ -236,6 +236,15 @@ def test_everyday_commands_do_not_import_numpy_or_torch(ws, modules_at_exit):
         assert "mentor.cli" in loaded and not {"numpy", "torch"} & loaded, cmd
 
 
+def test_recording_an_attempt_does_not_scan_installed_packages(ws, modules_at_exit):
+    # sqlite-utils looks for its plugins through every installed distribution's metadata unless
+    # told not to: 15-30 ms on the path from the grader's end to the verdict.
+    cli("list", cwd=ws)  # the course validated once and cached, as on every run after the first
+    loaded = modules_at_exit(ws, "check")
+    assert "mentor.progress" in loaded and "importlib.metadata" not in loaded
+    assert json.loads(cli("progress", "--json", cwd=ws).stdout)["store"]["tables"]["attempts"]
+
+
 def test_ctrl_c_during_check_stops_the_grader_and_records_an_interrupted_attempt(ws):
     path = ws / "exercises/phase1/neuron.py"
     path.write_text("import time\n\ndef neuron_forward(x, w, b, activation=None):\n    time.sleep(600)\n")
