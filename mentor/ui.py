@@ -1,4 +1,4 @@
-"""Terminal rendering with rich: lesson text as markdown, tables for lists, one next action per screen.
+"""Terminal rendering with rich: lesson text as markdown, steps and figures in columns, one next action per screen.
 
 rich honours NO_COLOR and plain (non-TTY) output by itself.
 """
@@ -112,40 +112,84 @@ def render_check_question(check: Check, index: int, total: int) -> None:
 
 
 def render_list(course: Course, states: dict[str, str], records) -> None:
-    table = _table(course.title)
-    table.add_column("", width=1)
-    table.add_column("step")
-    table.add_column("title")
-    table.add_column("state")
-    table.add_column("attempts", justify="right")
+    """Every step under its phase, one line each: mark, id, title, state, attempts."""
+    header = _cells("", "step", "title", "state", "attempts", style="dim")
+    rows = {
+        s.id: _cells(
+            (STATE_MARK[states[s.id]], STATE_STYLE[states[s.id]]),
+            (s.id, "dim" if states[s.id] == LOCKED else ""),
+            (s.title, "dim" if states[s.id] == LOCKED else ""),
+            (states[s.id], STATE_STYLE[states[s.id]]),
+            str(records.of(s.id).attempts or ""),
+        )
+        for s in course.steps
+    }
+    grid = _Grid([header, *rows.values()], flex=2, justify="llllr")
+    lines = [Text(course.title, style="bold"), Text(), *grid.lines(header)]
     for phase in course.phases:
-        table.add_row("", f"[bold]Phase {phase.number}[/]", f"[bold]{phase.title}[/]", "", "")
-        for lesson in phase.lessons:
-            for s in lesson.steps:
-                st = states[s.id]
-                style = STATE_STYLE[st]
-                table.add_row(
-                    f"[{style}]{STATE_MARK[st]}[/]", s.id, s.title, f"[{style}]{st}[/]", str(records.of(s.id).attempts or "")
-                )
-    console.print(table)
+        steps = [s for lesson in phase.lessons for s in lesson.steps]
+        mastered = sum(states[s.id] == MASTERED for s in steps)
+        lines.append(Text.assemble((f"Phase {phase.number} · {phase.title}", "bold"), (f"  {mastered}/{len(steps)}", "dim")))
+        lines.extend(line for s in steps for line in grid.lines(rows[s.id]))
+    _print_lines(lines)
 
 
 def render_progress(course: Course, phases: list[PhaseSummary], current: Step | None) -> None:
-    table = _table("Progress")
-    columns = ("phase", "mastered", "attempts", "hints", "questions", "time")
-    for col, just in zip(columns, ("left", *["right"] * 5)):
-        table.add_column(col, justify=just)
-    for p in phases:
-        bar = _bar(p.mastered, p.total)
-        table.add_row(
-            f"{p.number} · {p.title}", f"{bar} {p.mastered}/{p.total}", str(p.attempts), str(p.hints),
-            str(p.questions), _duration(p.seconds),
+    header = _cells("phase", "mastered", "attempts", "hints", "questions", "time", style="dim")
+    rows = [
+        _cells(
+            f"{p.number} · {p.title}", f"{_bar(p.mastered, p.total)} {p.mastered}/{p.total}", str(p.attempts),
+            str(p.hints), str(p.questions), _duration(p.seconds),
         )
-    console.print(table)
+        for p in phases
+    ]  # fmt: skip
+    grid = _Grid([header, *rows], flex=0, justify="lrrrrr")
+    _print_lines([Text("Progress", style="bold"), *(line for row in (header, *rows) for line in grid.lines(row))])
     if current:
         console.print(f"Next: [bold]{current.id}[/] · {escape(current.title)}   ([bold]mentor next[/])", highlight=False)
     else:
         console.print("[green]Every step is mastered.[/]")
+
+
+# `list` and `progress` are laid out here rather than by rich.table: their screens change after
+# every check, and importing and measuring a table cost them a fifth of their time.
+def _cells(*cells: str | tuple[str, str], style: str = "") -> tuple[Text, ...]:
+    """Plain text cells, each a string or (string, style): never read as markup."""
+    return tuple(Text(c, style=style) if isinstance(c, str) else Text(c[0], style=c[1] or style) for c in cells)
+
+
+class _Grid:
+    """Columns as wide as their widest cell, two spaces apart. Column `flex` gives way when the
+    terminal is narrower than the rows: its text wraps onto more lines of the row."""
+
+    GAP, INDENT, NARROWEST = 2, 2, 8
+
+    def __init__(self, rows: list[tuple[Text, ...]], flex: int, justify: str):
+        self.flex, self.justify = flex, justify
+        self.widths = [max(cell.cell_len for cell in column) for column in zip(*rows)]
+        others = sum(self.widths) - self.widths[flex] + self.GAP * (len(self.widths) - 1) + self.INDENT
+        self.widths[flex] = max(self.NARROWEST, min(self.widths[flex], console.width - others))
+
+    def lines(self, cells: tuple[Text, ...]) -> list[Text]:
+        """One row: as many lines as its wrapped `flex` cell needs."""
+        width = self.widths[self.flex]
+        columns = [list(cell.wrap(console, width)) or [Text()] if i == self.flex else [cell] for i, cell in enumerate(cells)]
+        out = []
+        for n in range(max(map(len, columns))):
+            line = Text(" " * self.INDENT)
+            for i, (column, width, justify) in enumerate(zip(columns, self.widths, self.justify)):
+                cell = column[n] if n < len(column) else Text()
+                padding = " " * (width - cell.cell_len)
+                line.append(" " * self.GAP if i else "")
+                line.append_text(Text.assemble(padding, cell) if justify == "r" else Text.assemble(cell, padding))
+            line.rstrip()
+            out.append(line)
+        return out
+
+
+def _print_lines(lines: list[Text]) -> None:
+    """Lines printed as laid out: one too wide for a very narrow terminal is cut, never wrapped."""
+    console.print(Text("\n").join(lines), no_wrap=True, overflow="ellipsis", highlight=False)
 
 
 def render_budget_history(measurements: list[dict]) -> None:

@@ -234,6 +234,8 @@ def test_everyday_commands_do_not_import_numpy_or_torch(ws, modules_at_exit):
     for cmd in ("next", "list", "progress", "hint"):
         loaded = modules_at_exit(ws, cmd)
         assert "mentor.cli" in loaded and not {"numpy", "torch"} & loaded, cmd
+        if cmd in ("list", "progress"):  # rendered (the first run in this workspace), without rich.table
+            assert "mentor.ui" in loaded and "rich.table" not in loaded, cmd
 
 
 def test_recording_an_attempt_does_not_scan_installed_packages(ws, modules_at_exit):
