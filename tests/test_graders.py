@@ -94,6 +94,27 @@ def causal_attention(q, k, v):  # forgets the mask: every position sees the futu
 """
 
 
+UNSCALED = """
+def scaled_dot_product_attention(q, k, v, mask=None):  # forgets 1/sqrt(d_k): the softmax saturates
+    scores = q @ k.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+"""
+
+
+def test_causal_masking_names_a_broken_attention_from_the_step_before(tmp_path):
+    step = COURSE.step("p2.attention.causal")
+    submission = compose_submission(COURSE, step, tmp_path)
+    submission.write_text(submission.read_text() + UNSCALED)
+    result = grade_file(COURSE, step, submission, tmp_path)
+    messages = {t.name: t.message for t in result.tests if t.outcome != "passed"}
+    assert result.status == "failed" and messages["test_your_sdpa_agrees"].startswith(
+        "your scaled_dot_product_attention from p2.attention.sdpa disagrees with the reference: fix it first "
+        "(mentor check p2.attention.sdpa). Causal attention applies its mask through it."
+    ), messages
+
+
 @pytest.mark.parametrize("step_id", ["p2.attention.mha", "p2.attention.block", "p2.gpt.model"])
 def test_a_broken_earlier_step_is_named_before_this_one(step_id, tmp_path):
     """A step built on earlier ones says which earlier step to fix, here causal masking in attention.py."""
