@@ -98,9 +98,6 @@ class Sealed:
     folder: Path
     records: dict[str, dict[str, dict]] = field(default_factory=dict)  # test -> key -> record
 
-    def expected(self, record: dict) -> tuple[tuple, tuple]:
-        return read_npy(self._want(record))
-
     def expected_bytes(self, record: dict) -> bytes:
         return self._want(record).read_bytes()
 
@@ -185,24 +182,29 @@ def _nan_free(path: Path) -> bool:
         return False
 
 
-def read_npy(path: Path) -> tuple[tuple, tuple]:
+def read_npy(path: Path) -> tuple[tuple, list]:
     """(shape, flat values) of a C-ordered .npy file as the recorder writes it."""
-    data = path.read_bytes()
+    return parse_npy(path.read_bytes(), path.name)
+
+
+def parse_npy(data: bytes, name: str) -> tuple[tuple, list]:
+    """(shape, flat values) of the bytes of .npy file `name`."""
     if data[:6] != b"\x93NUMPY":
-        raise ValueError(f"{path.name} is not an .npy file")
+        raise ValueError(f"{name} is not an .npy file")
     size_bytes = 2 if data[6] == 1 else 4
     start = 8 + size_bytes
     end = start + int.from_bytes(data[8:start], "little")
     header = ast.literal_eval(data[start:end].decode("latin1"))
     code = _STRUCT_CODES.get(header["descr"])
     if code is None or header["fortran_order"]:
-        raise ValueError(f"{path.name}: unsupported array layout {header['descr']}")
+        raise ValueError(f"{name}: unsupported array layout {header['descr']}")
     shape = tuple(header["shape"])
     count = math.prod(shape)
-    if len(data) - end != count * struct.calcsize(code):
-        raise ValueError(f"{path.name}: {len(data) - end} bytes of values where {shape} needs {count * struct.calcsize(code)}")
+    size = count * struct.calcsize(code)
+    if len(data) - end != size:
+        raise ValueError(f"{name}: {len(data) - end} bytes of values where {shape} needs {size}")
     if sys.byteorder == "little" and code != "e":  # the file's order: one C-level copy, 10x struct's speed
-        return shape, memoryview(data)[end : end + count * struct.calcsize(code)].cast(code).tolist()
+        return shape, memoryview(data)[end:].cast(code).tolist()
     return shape, list(struct.unpack_from(f"<{count}{code}", data, end))
 
 
@@ -234,12 +236,14 @@ def verify(sealed: Sealed, collected: list[str], passed: list[str], records: lis
 
 def _check(record: dict, sealed_record: dict, values: Path, sealed: Sealed) -> str:
     rtol, atol = sealed_record["rtol"], sealed_record["atol"]
-    got_file, want_file = (values / f"{record['file']}.{side}.npy" for side in ("got", "want"))
+    files = [values / f"{record['file']}.{side}.npy" for side in ("got", "want")]
     try:
-        if sealed_record.get("nan_free") and got_file.read_bytes() == want_file.read_bytes() == sealed.expected_bytes(sealed_record):
+        got_data, want_data = (f.read_bytes() for f in files)
+        sealed_data = sealed.expected_bytes(sealed_record)
+        if sealed_record.get("nan_free") and got_data == want_data == sealed_data:
             return ""  # the reference's own values, to the bit: close without reading a number
-        got, want = read_npy(got_file), read_npy(want_file)
-        sealed_want = sealed.expected(sealed_record)
+        got, want = parse_npy(got_data, files[0].name), parse_npy(want_data, files[1].name)
+        sealed_want = parse_npy(sealed_data, "the sealed value")
     except (OSError, ValueError):
         return "the values it compared could not be read back"
     if not _close(want, sealed_want, DRIFT_FACTOR * rtol, DRIFT_FACTOR * atol):
