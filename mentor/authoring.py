@@ -4,6 +4,10 @@ A known-wrong implementation lives in `tests/known_wrong/<step id>/<name>.py`. I
 buggy function(s) and a `MISCONCEPTION` string; it is appended to the step's solution, so its
 definitions replace the reference ones. The grader must reject it, and one failing test's message
 must contain `MISCONCEPTION` (case-insensitive).
+
+A correct alternative lives in `tests/correct/<step id>/<name>.py`: another way to write the same
+spec (another style, order of operations, library call the task allows), composed the same way. The
+grader must pass it: a tightened check that rejects a correct learner is a grader bug.
 """
 
 from __future__ import annotations
@@ -49,6 +53,15 @@ class VerifyReport:
 
 def known_wrong_dir(course: Course) -> Path:
     return course.content_root / "tests" / "known_wrong"
+
+
+def correct_alternatives(course: Course, step: Step) -> list[Path]:
+    return sorted((course.content_root / "tests" / "correct" / step.id).glob("*.py"))
+
+
+def compose_alternative(course: Course, step: Step, path: Path, dest_dir: Path) -> Path:
+    """The step's solution with a correct alternative's definitions appended in place of the reference's."""
+    return compose_submission(course, step, dest_dir, f"# --- correct alternative: {path.stem} ---\n{path.read_text(encoding='utf-8')}")
 
 
 def known_wrong_cases(course: Course, step: Step) -> list[KnownWrong]:
@@ -130,6 +143,14 @@ def _verify_step(course: Course, step: Step) -> list[Verification]:
                 + "; ".join(t.message for t in res.tests if t.outcome != "passed")[:300]
             )
             out.append(Verification(step.id, f"known-wrong:{case.name}", ok, detail, res.status))
+        for path in correct_alternatives(course, step):
+            case_dir = tmp_path / f"correct-{path.stem}"
+            case_dir.mkdir()
+            res = grade_file(course, step, compose_alternative(course, step, path, case_dir), case_dir)
+            detail = "passed" if res.passed else f"{res.status}: " + "; ".join(
+                f"{t.name}: {t.message}" for t in res.tests if t.outcome != "passed"
+            )[:300]
+            out.append(Verification(step.id, f"correct:{path.stem}", res.passed, detail, res.status))
     return out
 
 

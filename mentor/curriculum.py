@@ -216,9 +216,9 @@ def load_course(content_root: Path, cache_dir: Optional[Path] = None) -> Course:
 
 def _cache_key(curriculum: Path) -> str:
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(curriculum.glob("*.yaml")):
+    for path in sorted(curriculum.rglob("*.yaml")):
         st = path.stat()
-        h.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        h.update(f"{path.relative_to(curriculum)}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()[:16]
 
 
@@ -237,27 +237,59 @@ def _write_cache(path: Path, course: Course) -> None:
 def _parse_course(content_root: Path) -> Course:
     curriculum = content_root / "curriculum"
     course_file = _validate(CourseFile, _read_yaml(curriculum / "course.yaml"), curriculum / "course.yaml")
-    phases = []
+    phases, step_files = [], {}
     for name in course_file.phases:
         path = curriculum / name
         if not path.is_file():
             raise CurriculumError(f"{curriculum / 'course.yaml'}: phases: {name} does not exist")
-        phase = _validate(Phase, _read_yaml(path), path)
+        data, lesson_files = _with_lesson_files(_read_yaml(path), path, curriculum)
+        phase = _validate(Phase, data, path)
         phase.file = str(path)
-        for lesson in phase.lessons:
+        for lesson, lesson_file in zip(phase.lessons, lesson_files):
             for step in lesson.steps:
                 step.phase, step.lesson = phase.number, lesson.id
-        phases.append((path, phase))
+                step_files[step.id] = lesson_file
+        phases.append(phase)
     course = Course(
         title=course_file.title,
         defaults=course_file.defaults,
         profiles=course_file.profiles,
-        phases=[p for _, p in phases],
+        phases=phases,
         content_root=content_root,
     )
-    _check_course(course, {s.id: path for path, p in phases for les in p.lessons for s in les.steps})
+    _check_course(course, step_files)
     _check_files(course)
     return course
+
+
+def _with_lesson_files(data: object, path: Path, curriculum: Path) -> tuple[object, list[Path]]:
+    """The phase with each lesson written as a file name read in, and the file each lesson came from.
+
+    A lesson is written inline, or as a path relative to curriculum/: a YAML file holding one lesson,
+    or a folder whose YAML files are lessons in name order (`phase3/` with `10-norms.yaml`, ...), so
+    that each lesson of a long phase has a file of its own.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("lessons"), list):
+        return data, []
+    lessons, files = [], []
+    for entry in data["lessons"]:
+        if not isinstance(entry, str):
+            lessons.append(entry)
+            files.append(path)
+            continue
+        target = curriculum / entry
+        if target.is_dir():
+            found = sorted(target.glob("*.yaml"))
+        elif target.is_file():
+            found = [target]
+        else:
+            raise CurriculumError(f"{path}: field lessons: {entry} does not exist")
+        for lesson_file in found:
+            lesson = _read_yaml(lesson_file)
+            _validate(Lesson, lesson, lesson_file)  # so that a mistake names the lesson's own file
+            lessons.append(lesson)
+            files.append(lesson_file)
+    return {**data, "lessons": lessons}, files
 
 
 def _read_yaml(path: Path) -> object:

@@ -138,3 +138,53 @@ def test_profile_budget_overrides_the_shared_one(course):
     step = course.step("p1.activations.forward")
     assert course.budget_for(step, "cpu-8gb")["latency_ratio"] == 4.0
     assert course.budget_for(step, "gpu-16gb")["latency_ratio"] == 3.0
+
+
+def _split_first_lesson_out(content: Path, entry: str, lesson_path: Path) -> dict:
+    """phase1.yaml with its first lesson moved to `lesson_path`, named in `lessons:` as `entry`."""
+    phase_file = content / "curriculum" / "phase1.yaml"
+    data = yaml.safe_load(phase_file.read_text())
+    lesson = data["lessons"][0]
+    lesson_path.parent.mkdir(parents=True, exist_ok=True)
+    lesson_path.write_text(yaml.safe_dump(lesson, sort_keys=False))
+    data["lessons"][0] = entry
+    phase_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    return lesson
+
+
+@pytest.mark.parametrize("entry", ["phase1/neuron.yaml", "phase1/"])
+def test_a_lesson_may_live_in_a_file_or_folder_of_its_own(content, entry, course):
+    lesson = _split_first_lesson_out(content, entry, content / "curriculum" / "phase1" / "neuron.yaml")
+    loaded = load_course(content)
+    assert [s.id for s in loaded.steps] == [s.id for s in course.steps]
+    assert loaded.step(lesson["steps"][0]["id"]).lesson == lesson["id"]
+
+
+def test_a_folder_of_lessons_is_read_in_name_order(content, course):
+    folder = content / "curriculum" / "phase1"
+    _split_first_lesson_out(content, "phase1/", folder / "20-first.yaml")
+    phase_file = content / "curriculum" / "phase1.yaml"
+    data = yaml.safe_load(phase_file.read_text())
+    second = data["lessons"].pop(1)
+    (folder / "10-second.yaml").write_text(yaml.safe_dump(second, sort_keys=False))
+    phase_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    lessons = [les.id for les in load_course(content).phases[0].lessons]
+    assert lessons[:2] == [second["id"], course.phases[0].lessons[0].id]
+
+
+def test_a_mistake_in_a_lesson_file_names_that_file_and_step(content):
+    lesson_file = content / "curriculum" / "phase1" / "neuron.yaml"
+    lesson = _split_first_lesson_out(content, "phase1/neuron.yaml", lesson_file)
+    lesson["steps"][0]["colour"] = "blue"
+    lesson_file.write_text(yaml.safe_dump(lesson, sort_keys=False))
+    msg = error_for(content)
+    assert "neuron.yaml" in msg and "p1.neuron.forward" in msg and "colour" in msg
+
+
+def test_a_missing_lesson_file_is_named(content):
+    phase_file = content / "curriculum" / "phase1.yaml"
+    data = yaml.safe_load(phase_file.read_text())
+    data["lessons"].append("phase1/nowhere.yaml")
+    phase_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    msg = error_for(content)
+    assert "phase1.yaml" in msg and "phase1/nowhere.yaml does not exist" in msg

@@ -12,13 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from mentor.authoring import compose_known_wrong, compose_submission, grade_file, known_wrong_cases, rejection_matches
+from mentor.authoring import (
+    compose_alternative,
+    compose_known_wrong,
+    compose_submission,
+    correct_alternatives,
+    grade_file,
+    known_wrong_cases,
+    rejection_matches,
+)
 from mentor.curriculum import load_course
 from mentor.paths import content_root
 
 COURSE = load_course(content_root())
 STEPS = COURSE.steps
 CASES = [(s, c) for s in STEPS for c in known_wrong_cases(COURSE, s)]
+ALTERNATIVES = [(s, path) for s in STEPS for path in correct_alternatives(COURSE, s)]
 MIN_KNOWN_WRONG = 3
 WORKERS = 2
 
@@ -46,15 +55,24 @@ def _grade(job):
             return grade_file(COURSE, step, compose_submission(COURSE, step, Path(tmp), DISTURB_RNG), Path(tmp))
         if case == "stub":
             return grade_file(COURSE, step, COURSE.content_root / step.exercise, Path(tmp))
+        if isinstance(case, Path):
+            return grade_file(COURSE, step, compose_alternative(COURSE, step, case, Path(tmp)), Path(tmp))
         return grade_file(COURSE, step, compose_known_wrong(COURSE, step, case, Path(tmp)), Path(tmp))
 
 
 @functools.cache
 def results() -> dict:
-    jobs = [(s, "solution") for s in STEPS] + [(s, "stub") for s in STEPS] + CASES + [(s, "learner-copy") for s in STEPS]
+    jobs = [(s, "solution") for s in STEPS] + [(s, "stub") for s in STEPS] + CASES + ALTERNATIVES
+    jobs += [(s, "learner-copy") for s in STEPS]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         graded = list(pool.map(_grade, jobs))
-    return {(s.id, c if isinstance(c, str) else c.name): r for (s, c), r in zip(jobs, graded)}
+    return {(s.id, _case_name(c)): r for (s, c), r in zip(jobs, graded)}
+
+
+def _case_name(case) -> str:
+    if isinstance(case, str):
+        return case
+    return f"correct:{case.stem}" if isinstance(case, Path) else case.name
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: s.id)
@@ -86,6 +104,12 @@ def test_known_wrong_implementation_is_rejected_with_its_misconception(step, cas
     assert result.status == "failed", (result.status, result.message)
     messages = [t.message for t in result.tests if t.outcome != "passed"]
     assert rejection_matches(result, case.misconception), messages
+
+
+@pytest.mark.parametrize("step,path", ALTERNATIVES, ids=[f"{s.id}/{p.stem}" for s, p in ALTERNATIVES])
+def test_a_correct_alternative_implementation_passes(step, path):
+    result = results()[step.id, f"correct:{path.stem}"]
+    assert result.status == "passed", [(t.name, t.message, t.diff) for t in result.tests if t.outcome != "passed"]
 
 
 NO_MASK = """
