@@ -103,6 +103,15 @@ def compose_submission(course: Course, step: Step, dest_dir: Path, appended: str
     return dest
 
 
+def pristine_stub_file(course: Course, step: Step, dest_dir: Path) -> Path:
+    """The step's stub as the course ships it (mentor.content), written into `dest_dir`."""
+    from mentor.content import shipped_files
+
+    dest = dest_dir / Path(step.exercise).name
+    dest.write_bytes(shipped_files(course.content_root, [step.exercise])[step.exercise])
+    return dest
+
+
 def grade_file(course: Course, step: Step, submission: Path, cwd: Path, profile: str = "") -> GradeResult:
     """Grade a file for `step` under `profile` (default: the limits every profile shares)."""
     req = GradeRequest(
@@ -129,7 +138,9 @@ def _verify_step(course: Course, step: Step) -> list[Verification]:
         tmp_path = Path(tmp)
         sol = grade_file(course, step, course.content_root / step.solution, tmp_path)
         out.append(Verification(step.id, "solution", sol.passed, sol.message, sol.status))
-        stub = grade_file(course, step, course.content_root / step.exercise, tmp_path)
+        stub_dir = tmp_path / "stub"
+        stub_dir.mkdir()
+        stub = grade_file(course, step, pristine_stub_file(course, step, stub_dir), stub_dir)
         out.append(Verification(step.id, "stub", stub.status == "not_started", stub.message, stub.status))
         for case in known_wrong_cases(course, step):
             case_dir = tmp_path / case.name

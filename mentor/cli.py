@@ -85,13 +85,13 @@ def _user_errors():
         _fail(str(e), code=2)
 
 
-def _session() -> Session:
+def _session(ws=None) -> Session:
     from mentor.curriculum import load_course
     from mentor.paths import content_root
     from mentor.progress import ProgressStore
     from mentor.workspace import find_workspace
 
-    ws = find_workspace()
+    ws = ws or find_workspace()
     course = load_course(content_root(), cache_dir=ws.cache_dir)
     store = ProgressStore(ws.db_path)
     store.connect()
@@ -136,20 +136,32 @@ def next() -> None:
 
     Example: mentor next
     """
-    from mentor.gating import current_step
+    _show_next(_session())
 
-    s = _session()
+
+def _show_next(s: Session) -> None:
+    from mentor.gating import current_step
+    from mentor.workspace import update_to_mention
+
     states = s.states()
     step = current_step(s.course, states)
     if step is None:
         from mentor import ui
 
         ui.console.print("[green]Every step is mastered.[/] See `mentor progress` for your record.")
-        return
+    else:
+        shown = s.ws.display(s.exercise(step))
+        parts = ("next", step.id, states[step.id], shown, step.title, step.objective, step.concept, step.task)
+        _show_cached(s, parts, lambda ui: ui.render_step(s.course, step, states[step.id], shown))
+    if update_to_mention(s.ws, s.course):
+        from mentor import ui
 
-    shown = s.ws.display(s.exercise(step))
-    parts = ("next", step.id, states[step.id], shown, step.title, step.objective, step.concept, step.task)
-    _show_cached(s, parts, lambda ui: ui.render_step(s.course, step, states[step.id], shown))
+        ui.console.print(
+            "[yellow]The installed course differs from the one this workspace was made from:[/] "
+            "[bold]mentor update[/] brings in new steps and keeps every file and record of yours "
+            "(`mentor update --dry-run` shows what would change).",
+            highlight=False,
+        )
 
 
 def list_steps(as_json: JsonFlag = False) -> None:
@@ -560,27 +572,90 @@ def progress(as_json: JsonFlag = False) -> None:
 
 
 def reset(
-    step_id: Annotated[str, typer.Argument(help="The step whose exercise file to restore.")],
+    step_id: Annotated[
+        Optional[str],
+        typer.Argument(help="The step to reset (default: your current one); with --undo, a backup number or step.", show_default=False),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    whole_file: Annotated[bool, typer.Option("--whole-file", help="Restore the whole stub, other steps' code in it included.")] = False,
+    list_backups: Annotated[bool, typer.Option("--list", help="List the backups of your files, newest first.")] = False,
+    undo: Annotated[bool, typer.Option("--undo", help="Put a backup back: the newest, or the number or step given.")] = False,
 ) -> None:
-    """Restore a step's exercise stub; your current file is kept in .mentor/backups/.
+    """Restore a step's stub: only the functions and classes the step asks for, the rest of the file kept.
 
-    Example: mentor reset p1.neuron.forward --yes
+    Your whole file is kept in .mentor/backups/ first: `mentor reset --list` shows the backups and
+    `mentor reset --undo` puts the newest back (itself undoable). A file several steps share keeps
+    the other steps' code; --whole-file restores every line of the stub.
+
+    Examples: mentor reset p2.attention.causal    mentor reset --list    mentor reset --undo 2
     """
+    from rich.text import Text
+
     from mentor import ui
-    from mentor.workspace import reset_exercise
+    from mentor.workspace import apply_reset, list_backups as backups_of, plan_reset
 
     s = _session()
+    if list_backups or undo:
+        _reset_from_backups(s, backups_of(s.ws), step_id, undo, yes)
+        return
     step = s.step(step_id)
+    _refuse_locked(s, step, s.states())
+    plan = plan_reset(s.course, s.ws, step, whole_file)
     shown = s.ws.display(s.exercise(step))
+    if plan.problem:
+        _fail(f"{plan.problem}. `mentor reset {step.id} --whole-file` restores the whole stub (your file is kept in .mentor/backups/).")
+    if plan.whole_file:
+        ui.console.print(Text(f"Restores the whole stub of {shown}."))
+        if plan.keep:
+            ui.console.print(Text(f"This also resets the code of other steps in it: {', '.join(plan.keep)}.", style="yellow"))
+    else:
+        ui.console.print(Text(f"Restores in {shown}: {', '.join(plan.replace)} (the stub of {step.id})."))
+        ui.console.print(Text(f"Keeps as they are: {', '.join(plan.keep)} and every other line.", style="dim"))
     from rich.prompt import Confirm
 
-    if not yes and _interactive() and not Confirm.ask(f"Restore the stub of {shown}?"):
+    if not yes and _interactive() and not Confirm.ask("Go ahead?"):
         raise SystemExit(1)
-    backup = reset_exercise(s.course, s.ws, step)
-    ui.console.print(f"Restored {shown}.", highlight=False)
+    backup = apply_reset(s.ws, plan)
+    ui.console.print(Text(f"Restored. Your previous file is in {s.ws.display(backup.copy)}" if backup else "Restored."))
     if backup:
-        ui.console.print(f"Your previous file is in {s.ws.display(backup)}", highlight=False)
+        ui.console.print(Text("`mentor reset --undo` puts it back.", style="dim"))
+
+
+def _reset_from_backups(s: Session, backups: list, which: Optional[str], undo: bool, yes: bool) -> None:
+    import time
+
+    from rich.text import Text
+
+    from mentor import ui
+    from mentor.workspace import restore_backup
+
+    def when(b) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(b.at))
+
+    if not undo:
+        if not backups:
+            ui.console.print("No backups yet: `mentor reset` and `mentor update` keep one before they replace a file.")
+        for i, b in enumerate(backups, 1):
+            ui.console.print(Text(f"{i:>3}  {when(b)}  {b.file}  {b.reason}"))
+        return
+    if not backups:
+        _fail("there is no backup to put back (`mentor reset --list`)")
+    if which is None:
+        chosen = backups[0]
+    elif which.isdigit() and 1 <= int(which) <= len(backups):
+        chosen = backups[int(which) - 1]
+    else:
+        step = s.step(which)  # an unknown id exits 2
+        chosen = next((b for b in backups if b.file == step.exercise), None)
+        if chosen is None:
+            _fail(f"no backup of {step.exercise} (`mentor reset --list` shows the backups)")
+    ui.console.print(Text(f"Puts back {chosen.file} as it was at {when(chosen)} ({chosen.reason})."))
+    from rich.prompt import Confirm
+
+    if not yes and _interactive() and not Confirm.ask("Go ahead?"):
+        raise SystemExit(1)
+    kept = restore_backup(s.ws, chosen)
+    ui.console.print(Text("Done." + (f" The file it replaced is kept in {s.ws.display(kept.copy)}." if kept else "")))
 
 
 def solution(step_id: Annotated[str, typer.Argument(help="A step you have mastered.")]) -> None:
@@ -667,22 +742,91 @@ def corpus(
 
 
 def restore(
-    file: Annotated[Path, typer.Argument(help="A file saved with `mentor progress --json`.")],
+    file: Annotated[Path, typer.Argument(help="A file from `mentor export`, or from `mentor progress --json`.")],
 ) -> None:
-    """Restore progress saved on another machine into this workspace's fresh store.
+    """Bring your records (and, from `mentor export`, your code) into this fresh workspace.
 
-    Example: mentor progress --json > my-progress.json   (on the GPU laptop), then in a new
-    workspace on the CPU box: mentor restore my-progress.json
+    A file of yours here that differs from the one arriving is kept in .mentor/backups/ first.
+
+    Example: mentor export my-course.json   (on the GPU laptop), then in a new workspace on the
+    CPU box: mentor import my-course.json
     """
+    from rich.text import Text
+
     from mentor import ui
+    from mentor.transfer import import_workspace, read_transfer
 
     s = _session()
+    report = import_workspace(s.ws, s.store, read_transfer(file))
+    counts = ", ".join(f"{n} {table}" for table, n in report.records.items() if n) or "no records"
+    ui.console.print(Text(f"Restored {counts}."))
+    if report.written:
+        ui.console.print(Text(f"Wrote {len(report.written)} exercise files ({report.same} were the same already)."))
+    for rel, where in report.backed_up.items():
+        ui.console.print(Text(f"Your own {rel} differed: kept in {where}", style="yellow"))
+
+
+def export(
+    file: Annotated[Path, typer.Argument(help="Where to write the export (JSON).")],
+) -> None:
+    """Write your records and every file under exercises/ to one file, to carry to another machine.
+
+    Example: mentor export ~/my-course.json    then there: mentor init ~/llm-course && cd ~/llm-course && mentor import ~/my-course.json
+    """
+    from rich.text import Text
+
+    from mentor import ui
+    from mentor.transfer import export_workspace
+
+    s = _session()
+    data = export_workspace(s.ws, s.store, s.course)
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        _fail(f"{file} cannot be read as JSON: {e}", code=2)
-    counts = s.store.import_(data.get("store", data) if isinstance(data, dict) else data)
-    ui.console.print("Restored " + ", ".join(f"{n} {table}" for table, n in counts.items() if n), highlight=False)
+        file.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    except OSError as e:
+        _fail(f"cannot write {file}: {e.strerror}", code=2)
+    ui.console.print(Text(f"Wrote {file}: {sum(len(rows) for rows in data['store']['tables'].values())} records, {len(data['files'])} files."))
+    for rel in data["skipped"]:
+        ui.console.print(Text(f"Not carried (not text, or over 1 MB): {rel}", style="yellow"))
+
+
+def update(
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only say what would change.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Bring this workspace up to the installed course: new steps' stubs appear, your files and records stay.
+
+    A file you edited is never overwritten: when the course changed its stub too, the new stub is
+    written beside it as NAME.new.py. Records follow steps the course renamed.
+
+    Example: pip install -U mentor (or git pull in the course's clone), then: mentor update
+    """
+    from rich.text import Text
+
+    from mentor import ui
+    from mentor.update import update_workspace
+
+    s = _session()
+    report = update_workspace(s.course, s.ws, s.store, dry_run=dry_run)
+    if as_json:
+        _print_json({"dry_run": dry_run, **report.to_dict()})
+        return
+    will = "Would" if dry_run else "Did"
+    if not report.changed:
+        ui.console.print("This workspace is up to date with the installed course.")
+    for sid in report.new_steps:
+        ui.console.print(Text(f"New step: {sid} · {s.course.step(sid).title}"))
+    for old, new in report.renamed.items():
+        ui.console.print(Text(f"Renamed by the course: {old} → {new} (your records follow it)"))
+    for rel in report.written:
+        ui.console.print(Text(f"{will} write {rel} (new)"))
+    for rel in report.replaced:
+        ui.console.print(Text(f"{will} update {rel} (you had not edited it; backup kept)"))
+    for rel, new in report.beside.items():
+        ui.console.print(Text(f"{rel} is yours and stays as it is; the course's new stub {'would go' if dry_run else 'is'} beside it: {new}", style="yellow"))
+    for sid in report.removed_steps:
+        ui.console.print(Text(f"Records of {sid}, a step this course no longer has, are kept but not shown.", style="dim"))
+    if report.beside and not report.known_start:
+        ui.console.print(Text("This workspace did not record the stubs it started from, so every edited file counts as changed.", style="dim"))
 
 
 def repair(as_json: JsonFlag = False) -> None:
@@ -716,23 +860,68 @@ def repair(as_json: JsonFlag = False) -> None:
     ui.render_repair(report, ws.display)
 
 
-def init(directory: Annotated[Path, typer.Argument(help="A new folder for your workspace.")]) -> None:
-    """Create a fresh workspace: the exercise stubs and an empty progress store.
+def init(
+    directory: Annotated[Path, typer.Argument(help="A new folder for your workspace.")],
+    from_folder: Annotated[
+        Optional[Path],
+        typer.Option("--from", help="An old workspace (or a course checkout an earlier mentor used as one) to take your files and records from."),
+    ] = None,
+) -> None:
+    """Create a fresh workspace (the exercise stubs as the course ships them, an empty progress store) and show its first step.
+
+    The workspace is yours; the course it comes from is never edited. Run it again on an existing
+    workspace to see where you are.
 
     Example: mentor init ~/llm-course && cd ~/llm-course && mentor next
     """
+    from rich.text import Text
+
     from mentor import ui
     from mentor.curriculum import load_course
     from mentor.paths import content_root
     from mentor.progress import ProgressStore
-    from mentor.workspace import init_workspace
+    from mentor.workspace import MARKER, Workspace, init_workspace
 
+    target = directory.expanduser().resolve()
+    if (target / MARKER).is_file():
+        ui.console.print(Text(f"{target} is already your workspace; `mentor update` there brings in a newer course."))
+        s = _session(Workspace(target))
+        _show_next(s)
+        s.store.close()
+        return
     course = load_course(content_root())
+    old = _old_workspace(from_folder, course) if from_folder else None
     ws = init_workspace(directory, course)
     store = ProgressStore(ws.db_path)
     store.connect()  # an empty store at the current schema
+    if old is not None:
+        from mentor.transfer import import_workspace
+
+        report = import_workspace(ws, store, old)
+        moved = sum(report.records.values())
+        ui.console.print(Text(f"Took {moved} records and {len(report.written)} of your files from {from_folder}."))
     store.close()  # and nothing left open on it: no -wal or -shm beside it
-    ui.console.print(f"Workspace ready in {ws.root}. Next: [bold]cd {directory}[/] and [bold]mentor next[/]", highlight=False)
+    ui.console.print(Text(f"Workspace ready in {ws.root}. Work there: cd {directory}", style="bold"))
+    ui.console.print()
+    s = _session(ws)
+    _show_next(s)
+    s.store.close()  # a fresh workspace holds progress.db alone, no -wal or -shm beside it
+
+
+def _old_workspace(folder: Path, course) -> dict:
+    """Everything `mentor export` would carry out of `folder`, a workspace with or without its marker."""
+    from mentor.progress import ProgressStore
+    from mentor.transfer import export_workspace
+    from mentor.workspace import Workspace
+
+    folder = folder.expanduser().resolve()
+    if not (folder / "progress.db").is_file():
+        _fail(f"{folder} holds no progress.db: not a workspace to take work from", code=2)
+    old = ProgressStore(folder / "progress.db")
+    try:
+        return export_workspace(Workspace(folder), old, course)
+    finally:
+        old.close()
 
 
 def verify(
@@ -786,9 +975,10 @@ def build_app():
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
     )
-    commands = (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, repair, init)
+    commands = (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, export, update, repair, init)
     for command in commands:
         app.command("list" if command is list_steps else None)(_user_errors()(command))
+    app.command("import", help="Same as `mentor restore`: records and code from `mentor export`.")(_user_errors()(restore))
     dev_app = typer.Typer(help="Course-author tools.", no_args_is_help=True)
     dev_app.command()(_user_errors()(verify))
     app.add_typer(dev_app, name="dev")

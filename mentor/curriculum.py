@@ -75,6 +75,9 @@ class Step:
     hints: list[str]
     checks: list[Check]
     requires: Optional[list[str]] = None  # None: the step before it in the course
+    # The top-level functions and classes of the exercise file this step asks for. Needed when
+    # several steps share a file: `mentor reset STEP` restores only these, keeping the others.
+    defines: Optional[list[str]] = None
     timeout_s: Optional[float] = None
     memory_mb: Optional[int] = None
     budgets: Optional[dict[str, Budget]] = None  # by profile name, or `all` for every profile
@@ -149,6 +152,8 @@ class CourseFile:
     phases: list[str]
     defaults: Defaults = field(default_factory=Defaults)
     profiles: dict[str, Profile] = field(default_factory=dict)
+    # Step ids the course changed: old id -> new id. `mentor update` moves a workspace's records.
+    renamed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -158,6 +163,11 @@ class Course:
     profiles: dict[str, Profile]
     phases: list[Phase]
     content_root: Path
+    renamed: dict[str, str] = field(default_factory=dict)
+    fingerprint: str = ""  # of the YAML and the stubs: a workspace made from other content can update
+
+    def steps_sharing(self, exercise: str) -> list[Step]:
+        return [s for s in self.steps if s.exercise == exercise]
 
     @property
     def steps(self) -> list[Step]:
@@ -216,9 +226,10 @@ def load_course(content_root: Path, cache_dir: Optional[Path] = None) -> Course:
 
 def _cache_key(curriculum: Path) -> str:
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(curriculum.rglob("*.yaml")):
+    exercises = curriculum.parent / "exercises"
+    for path in sorted(curriculum.rglob("*.yaml")) + sorted(exercises.rglob("*.py")):
         st = path.stat()
-        h.update(f"{path.relative_to(curriculum)}:{st.st_size}:{st.st_mtime_ns};".encode())
+        h.update(f"{path.relative_to(curriculum.parent)}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()[:16]
 
 
@@ -256,10 +267,61 @@ def _parse_course(content_root: Path) -> Course:
         profiles=course_file.profiles,
         phases=phases,
         content_root=content_root,
+        renamed=course_file.renamed,
     )
     _check_course(course, step_files)
     _check_files(course)
+    _check_defines(course, step_files)
+    course.fingerprint = _fingerprint(course)
     return course
+
+
+def _fingerprint(course: Course) -> str:
+    """What a workspace was made from: the course's YAML and its stubs as shipped (mentor.content)."""
+    from mentor.content import shipped_files
+
+    h = hashlib.sha256()
+    curriculum = course.content_root / "curriculum"
+    for path in sorted(curriculum.rglob("*.yaml")):
+        h.update(f"{path.relative_to(course.content_root)}\0".encode() + path.read_bytes() + b"\0")
+    for rel, data in shipped_files(course.content_root, [s.exercise for s in course.steps]).items():
+        h.update(f"{rel}\0".encode() + data + b"\0")
+    return h.hexdigest()[:16]
+
+
+def top_level_names(source: str) -> set[str]:
+    """The functions, classes and assigned names a module defines at its top level."""
+    import ast
+
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def _check_defines(course: Course, step_files: dict[str, Path]) -> None:
+    """Steps that share an exercise file each say what they define there, and the stub has it."""
+    for s in course.steps:
+        where = f"{step_files[s.id]}: step {s.id}: field defines"
+        sharing = course.steps_sharing(s.exercise)
+        if len(sharing) > 1 and not s.defines:
+            others = ", ".join(x.id for x in sharing if x is not s)
+            raise CurriculumError(f"{where}: {s.exercise} is shared with {others}: name the functions and classes this step asks for")
+        if s.defines:
+            stub = (course.content_root / s.exercise).read_text(encoding="utf-8")
+            missing = [n for n in s.defines if n not in top_level_names(stub)]
+            if missing:
+                raise CurriculumError(f"{where}: {s.exercise} defines no {', '.join(missing)} at its top level")
+    for old, new in course.renamed.items():
+        where = f"{course.content_root / 'curriculum' / 'course.yaml'}: field renamed.{old}"
+        if new not in {s.id for s in course.steps}:
+            raise CurriculumError(f"{where}: {new!r} is not a step of the course")
+        if old in {s.id for s in course.steps}:
+            raise CurriculumError(f"{where}: {old!r} is still a step of the course")
 
 
 def _with_lesson_files(data: object, path: Path, curriculum: Path) -> tuple[object, list[Path]]:

@@ -286,6 +286,29 @@ class ProgressStore:
 
         return self._write(write)
 
+    def rename_steps(self, renamed: dict[str, str]) -> dict[str, int]:
+        """Move every record of an old step id to its new id, in one transaction; rows moved per old id."""
+
+        def write(db):
+            moved = {}
+            for old, new in renamed.items():
+                moved[old] = 0
+                for table in TABLES:
+                    if "step_id" in db[table].columns_dict:
+                        moved[old] += db.execute(f"UPDATE {table} SET step_id = ? WHERE step_id = ?", (new, old)).rowcount
+            return moved
+
+        return self._write(write)
+
+    @_surfacing_damage
+    def step_ids(self) -> set[str]:
+        """Every step id the records mention."""
+        conn = self.connect()
+        ids = set()
+        for table in ("attempts", "hints", "answers", "tutor_log"):
+            ids.update(row[0] for row in conn.execute(f"SELECT DISTINCT step_id FROM {table}"))
+        return ids
+
     def record_hint(self, step_id: str, tier: int) -> None:
         self._write(lambda db: db["hints"].insert({"step_id": step_id, "tier": tier, "at": time.time()}))
 

@@ -162,7 +162,7 @@ def gather(course, ws, store, step: Step, mastered: bool) -> Grounding:
     path = ws.exercise_path(step)
     code = _read(path) if path.is_file() else "(the exercise file is missing)"
     try:
-        stub = pristine_stub(course, ws, step).decode("utf-8", errors="replace")
+        stub = pristine_stub(course, step).decode("utf-8", errors="replace")
     except (OSError, WorkspaceError):
         stub = ""
     seen = store.records().of(step.id).hints_seen

@@ -16,6 +16,12 @@ atexit.register(shutil.rmtree, os.environ["MENTOR_CACHE_DIR"], True)
 
 
 @pytest.fixture(autouse=True)
+def no_workspace_of_the_learner(monkeypatch):
+    """Tests never find the learner's own workspace: each one that needs a workspace makes its own."""
+    monkeypatch.delenv("MENTOR_WORKSPACE", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def no_tutor_endpoint_from_the_environment(monkeypatch):
     """Tests never reach a real LLM endpoint configured on the developer's machine."""
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MENTOR_MODEL"):

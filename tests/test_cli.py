@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mentor.cli import app
+from mentor.content import copy_shipped, shipped_files
 from mentor.paths import content_root
 
 FIRST = "p1.neuron.forward"
@@ -38,7 +39,7 @@ def _course():
 
 def test_init_creates_stubs_marker_and_an_empty_store(ws):
     assert (ws / "mentor.toml").is_file() and (ws / "progress.db").is_file()
-    assert (ws / "exercises" / "phase1" / "neuron.py").read_text() == (content_root() / "exercises/phase1/neuron.py").read_text()
+    assert (ws / "exercises" / "phase1" / "neuron.py").read_text() == shipped_files(content_root(), ["exercises/phase1/neuron.py"])["exercises/phase1/neuron.py"].decode()
     assert not (ws / "solutions").exists()
 
 
@@ -165,7 +166,7 @@ def test_reset_restores_the_stub_and_keeps_a_backup(ws):
     assert result.exit_code == 0
     assert "NotImplementedError" in (ws / "exercises/phase1/neuron.py").read_text()
     backups = list((ws / ".mentor" / "backups").iterdir())
-    assert len(backups) == 1 and backups[0].read_text() == mine
+    assert len(backups) == 1 and (backups[0] / "neuron.py").read_text() == mine
 
 
 def test_missing_exercise_file_says_how_to_restore_it(ws):
@@ -189,8 +190,7 @@ def test_hardware_names_a_profile(ws):
 
 def test_broken_course_content_is_one_clear_error(ws, tmp_path, monkeypatch):
     content = tmp_path / "content"
-    for folder in ("curriculum", "exercises", "solutions"):
-        shutil.copytree(content_root() / folder, content / folder)
+    copy_shipped(content_root(), content, ("curriculum", "exercises", "solutions"))
     path = content / "curriculum" / "phase1.yaml"
     path.write_text(path.read_text().replace("objective:", "objectiv:", 1))
     monkeypatch.setenv("MENTOR_CONTENT", str(content))

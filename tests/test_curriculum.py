@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from mentor.curriculum import CurriculumError, load_course
+from mentor.content import copy_shipped
 from mentor.paths import content_root
 
 
@@ -14,8 +15,7 @@ from mentor.paths import content_root
 def content(tmp_path) -> Path:
     """A private copy of the course content that a test may break."""
     root = tmp_path / "content"
-    for folder in ("curriculum", "exercises", "solutions"):
-        shutil.copytree(content_root() / folder, root / folder)
+    copy_shipped(content_root(), root, ("curriculum", "exercises", "solutions"))
     return root
 
 

@@ -6,6 +6,7 @@ import shutil
 from typer.testing import CliRunner
 
 from mentor.cli import app
+from mentor.content import copy_shipped
 from mentor.paths import content_root
 
 runner = CliRunner()
@@ -21,8 +22,7 @@ def test_verify_passes_on_a_step_and_reports_every_case():
 
 def test_verify_fails_when_a_solution_no_longer_passes(tmp_path, monkeypatch):
     content = tmp_path / "content"
-    for folder in ("curriculum", "exercises", "solutions", "tests"):
-        shutil.copytree(content_root() / folder, content / folder)
+    copy_shipped(content_root(), content, ("curriculum", "exercises", "solutions", "tests"))
     sol = content / "solutions" / "phase1" / "neuron.py"
     sol.write_text(sol.read_text().replace("x @ w + b", "x @ w"))  # the reference itself is now wrong
     monkeypatch.setenv("MENTOR_CONTENT", str(content))

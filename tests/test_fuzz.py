@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mentor.curriculum import CurriculumError, load_course
 from mentor.grading.runner import GradeRequest, grade
+from mentor.content import copy_shipped
 from mentor.paths import content_root
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True), st.text(max_size=20))
@@ -21,8 +22,7 @@ STEP_FIELDS = ["id", "title", "objective", "concept", "task", "exercise", "solut
 @pytest.fixture(scope="module")
 def content(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("fuzz") / "content"
-    for folder in ("curriculum", "exercises", "solutions"):
-        shutil.copytree(content_root() / folder, root / folder)
+    copy_shipped(content_root(), root, ("curriculum", "exercises", "solutions"))
     return root
 
 

@@ -19,6 +19,7 @@ from mentor.authoring import (
     correct_alternatives,
     grade_file,
     known_wrong_cases,
+    pristine_stub_file,
     rejection_matches,
 )
 from mentor.curriculum import load_course
@@ -54,7 +55,7 @@ def _grade(job):
         if case == "learner-copy":
             return grade_file(COURSE, step, compose_submission(COURSE, step, Path(tmp), DISTURB_RNG), Path(tmp))
         if case == "stub":
-            return grade_file(COURSE, step, COURSE.content_root / step.exercise, Path(tmp))
+            return grade_file(COURSE, step, pristine_stub_file(COURSE, step, Path(tmp)), Path(tmp))
         if isinstance(case, Path):
             return grade_file(COURSE, step, compose_alternative(COURSE, step, case, Path(tmp)), Path(tmp))
         return grade_file(COURSE, step, compose_known_wrong(COURSE, step, case, Path(tmp)), Path(tmp))

@@ -25,6 +25,7 @@ from mentor import tutor
 from mentor.checks import AnswerError, is_correct, rubric_verdict
 from mentor.cli import app
 from mentor.curriculum import Answer, Check
+from mentor.content import copy_shipped
 from mentor.paths import content_root
 from mentor.progress import ProgressStore
 
@@ -587,8 +588,7 @@ def rubric_course(tmp_path, monkeypatch):
     import shutil
 
     content = tmp_path / "content"
-    for folder in ("curriculum", "exercises", "solutions"):
-        shutil.copytree(content_root() / folder, content / folder)
+    copy_shipped(content_root(), content, ("curriculum", "exercises", "solutions"))
     path = content / "curriculum" / "phase1.yaml"
     check = (
         "          - id: why-bias\n"
