@@ -957,6 +957,66 @@ def verify(
     raise SystemExit(0 if report.ok else 1)
 
 
+def mutate(
+    steps: Annotated[Optional[List[str]], typer.Argument(help="Steps to mutate (default: every step).", show_default=False)] = None,
+    as_json: JsonFlag = False,
+    workers: Annotated[int, typer.Option(help="Mutants graded at once.")] = 2,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Grade every mutant again instead of reusing kept verdicts.")] = False,
+) -> None:
+    """Mutate each step's reference where the learner writes code, grade every mutant, count the survivors.
+
+    A surviving mutant is a mistake the grader cannot see, unless it is listed as equivalent (with
+    the reason) in tests/mutation/equivalent.yaml. Verdicts are kept in the cache, so an
+    interrupted run resumes; exits 1 when any non-equivalent mutant survives.
+
+    Example: mentor dev mutate p1.neuron.forward p2.attention.sdpa
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    from mentor import ui
+    from mentor.curriculum import load_course
+    from mentor.mutate import default_cache_path, mutate_course, totals
+    from mentor.paths import content_root
+
+    course = load_course(content_root())
+    known = {st.id for st in course.steps}
+    unknown = [x for x in steps or [] if x not in known]
+    if unknown:
+        _fail(f"unknown step(s): {', '.join(unknown)}", code=2)
+    chosen = [st for st in course.steps if not steps or st.id in steps]
+    cache = default_cache_path()
+    if fresh and cache.exists():
+        cache.unlink()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=ui.err_console, disable=as_json or not ui.err_console.is_terminal)  # fmt: skip
+    current = {}
+    with progress:
+        def on_step(step, n):
+            current["task"] = progress.add_task(step.id, total=n)
+
+        scores = mutate_course(course, chosen, cache_path=cache, workers=workers, on_step=on_step,
+                               on_mutant=lambda m, status: progress.advance(current["task"]))  # fmt: skip
+    total = totals(scores)
+    if as_json:
+        _print_json({"steps": [s.to_dict() for s in scores], "total": total})
+    else:
+        for s in scores:
+            rate = "n/a" if s.kill_rate is None else f"{s.kill_rate:.0%}"
+            line = f"{s.step_id:28} {s.generated:4} mutants  {s.equivalent:3} equivalent  {s.killed:4} killed  {s.survived:3} survived  {rate:>5}"
+            ui.console.print(Text(line, style="red" if s.survived or s.error else ""))
+            if s.error:
+                ui.console.print(Text(f"  {s.error}", style="red"))
+            for survivor in s.survivors:
+                ui.console.print(Text(f"  survived: {survivor['key']} (line {survivor['line']})", style="yellow"))
+                ui.console.print(Text("    " + survivor["diff"].replace("\n", "\n    "), style="dim"))
+            for key in s.unused_equivalents:
+                ui.console.print(Text(f"  listed as equivalent, no longer generated: {key}", style="dim"))
+        rate = "n/a" if total["kill_rate"] is None else f"{total['kill_rate']:.1%}"
+        ui.console.print(Text(f"total: {total['generated']} mutants, {total['equivalent']} equivalent, {total['killed']} killed, {total['survived']} survived, kill rate {rate}"))
+    raise SystemExit(1 if total["survived"] or any(s.error for s in scores) else 0)
+
+
 def build_app():
     """The Typer application: every command with its options, for any command line but the plainest."""
     global typer, JsonFlag, StepArg
@@ -981,6 +1041,7 @@ def build_app():
     app.command("import", help="Same as `mentor restore`: records and code from `mentor export`.")(_user_errors()(restore))
     dev_app = typer.Typer(help="Course-author tools.", no_args_is_help=True)
     dev_app.command()(_user_errors()(verify))
+    dev_app.command()(_user_errors()(mutate))
     app.add_typer(dev_app, name="dev")
     return app
 
