@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -312,6 +313,7 @@ class ResultCache:
     def __init__(self, path: Optional[Path]):
         self.path = path
         self.data: dict[str, str] = {}
+        self._lock = threading.Lock()  # mutants are graded on several threads
         if path and path.is_file():
             try:
                 self.data = json.loads(path.read_text(encoding="utf-8"))
@@ -331,6 +333,10 @@ class ResultCache:
         return self.data.get(key)
 
     def put(self, key: str, status: str) -> None:
+        with self._lock:
+            self._put(key, status)
+
+    def _put(self, key: str, status: str) -> None:
         self.data[key] = status
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)

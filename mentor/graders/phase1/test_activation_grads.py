@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mentor.grading.expect import expect_close, expect_raises_nothing
+from mentor.grading.expect import expect, expect_close, expect_raises_nothing
 
 # Every gradient is checked twice: against central differences (f(x+h) - f(x-h)) / 2h, computed
 # here in float64 from forward passes this file writes itself, and then tightly against the
@@ -107,6 +107,21 @@ def test_relu_grad_is_the_slope(submission, reference, x):
     check_grad(
         submission.relu_grad(x.copy()), numerical, want,
         "relu_grad must be relu's slope: 1 where x > 0 and 0 where x < 0 (a derivative, not relu(x) itself)",
+    )
+
+
+def test_relu_grad_returns_numbers(submission, reference):
+    """relu_grad returns numbers of x's float dtype, 1.0 and 0.0, not a bool mask"""
+    x = np.array([-2.0, 3.0, 0.5], dtype=np.float32)
+    got = np.asarray(submission.relu_grad(x.copy()))
+    want = reference.relu_grad(x)
+    expect_close(got.astype(np.float64), want.astype(np.float64), "relu_grad must be relu's slope: 1 where x > 0 and 0 elsewhere")
+    expect(
+        got.dtype == x.dtype,
+        "relu_grad must return numbers in x's float dtype (1.0 and 0.0), not a bool mask: `(x > 0)` is bool, "
+        "`(x > 0).astype(x.dtype)` is the slope. A bool array multiplies like 0/1 but is not a gradient: it "
+        "cannot be scaled in place, summed into a float buffer or passed where floats are expected",
+        f"float32 input: got dtype {got.dtype}, expected {x.dtype}",
     )
 
 

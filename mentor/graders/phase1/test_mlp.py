@@ -157,6 +157,25 @@ def test_relu_backward(submission, reference, case):
     expect(cosine > 1 - 1e-9, why, f"cosine between your dW1 and the correct one: {cosine:.6f} (1 = same direction)")
 
 
+def test_relu_backward_at_exactly_zero(submission, reference, case):
+    """a hidden unit whose input z1 is exactly 0 passes no gradient back (ReLU's slope at 0 is 0 here)"""
+    params, x, labels = case
+    params = copy_params(params)
+    params["W1"][:, 1] = 0.0
+    params["b1"][1] = 0.0  # z1[:, 1] is exactly 0 for every example: the kink itself
+    _, want = reference.loss_and_grads(copy_params(params), x, labels)
+    _, grads = submission.loss_and_grads(copy_params(params), x, labels)
+    got = entry(grads, "b1", "loss_and_grads")
+    expect_shape(got, want["b1"].shape, "db1 has b1's shape, (H,)")
+    expect(
+        got[1] == 0.0,
+        "at z1 = 0 exactly, ReLU's slope is 0 in this course (and in PyTorch): mask the gradient with z1 > 0, "
+        "not z1 >= 0, so a unit sitting at the kink passes no gradient back",
+        f"hidden unit 1 has z1 = 0 for every example, yet its db1 is {got[1]:.6g} instead of 0",
+    )
+    expect_close(got, want["b1"], "db1 at a unit sitting at the kink", rtol=RTOL, atol=ATOL)
+
+
 def test_grads_are_batch_mean(submission, case):
     """repeating every example leaves the loss and the weight gradients unchanged"""
     params, x, labels = case

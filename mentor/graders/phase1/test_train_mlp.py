@@ -10,6 +10,7 @@ import pytest
 from mentor.grading.expect import as_array, expect, expect_close, expect_equal
 
 HIDDEN, LR, STEPS, SEED = 64, 1.0, 1000, 0
+SHORT_LR = 0.3  # the short trajectory tests: any lr but 1 tells a step that ignores it
 # The reference reaches 0.99 held-out accuracy with these settings (0.98 or more over 20 data and
 # init seeds), while the classic mistakes land far below: zero init 0.33, frozen biases about 0.5.
 # 0.90 leaves room for harmless differences in the loop and still rejects a network that has not learnt.
@@ -108,8 +109,9 @@ def test_every_parameter_is_updated(submission, reference, spirals):
     """each step updates W1, b1, W2 and b2 by plain gradient descent"""
     (x, labels), _ = spirals
     start = reference.init_params(2, HIDDEN, 3, SEED)
-    want, _ = reference.train(x, labels, hidden=HIDDEN, lr=LR, steps=3, seed=SEED)
-    got, _ = submission.train(x, labels, hidden=HIDDEN, lr=LR, steps=3, seed=SEED)
+    # lr = 0.3, not the 1.0 used for the accuracy: with lr = 1 a step that forgets lr is the same step
+    want, want_losses = reference.train(x, labels, hidden=HIDDEN, lr=SHORT_LR, steps=3, seed=SEED)
+    got, losses = submission.train(x, labels, hidden=HIDDEN, lr=SHORT_LR, steps=3, seed=SEED)
     why = (
         "not every parameter follows gradient descent: starting from init_params(D, hidden, C, seed), every step "
         "must update all four parameters, W1, b1, W2 and b2, with p − lr · grad (one left out keeps its initial "
@@ -118,9 +120,27 @@ def test_every_parameter_is_updated(submission, reference, spirals):
     expect(isinstance(got, dict) and all(k in got for k in KEYS), why, "train should return a dict with keys W1, b1, W2, b2")
     frozen = [k for k in KEYS if np.shape(got[k]) == start[k].shape and np.array_equal(as_array(got[k], "train"), start[k])]
     expect(not frozen, why, f"unchanged after 3 steps: {', '.join(frozen)}")
+    one_step, _ = reference.train(x, labels, hidden=HIDDEN, lr=SHORT_LR, steps=1, seed=SEED)
+    mine, _ = submission.train(x, labels, hidden=HIDDEN, lr=SHORT_LR, steps=1, seed=SEED)
+    scaled = [k for k in KEYS if k in mine and _step_ignores_lr(mine[k], one_step[k], start[k], SHORT_LR)]
+    expect(
+        not scaled, "each step must move the parameters by lr · grad: the learning rate scales the step",
+        f"with lr={SHORT_LR}, {', '.join(scaled)} moved by the whole gradient after one step, as if lr were 1",
+    )
     for key in KEYS:
         # three steps of the same float64 arithmetic: differences stay near rounding, far inside 1e-7
-        expect_close(got[key], want[key], f"{why} ({key} differs after 3 steps)", rtol=1e-7, atol=1e-10)
+        expect_close(got[key], want[key], f"{why} ({key} differs after 3 steps, lr={SHORT_LR})", rtol=1e-7, atol=1e-10)
+    expect_close(
+        np.asarray(losses, dtype=float), np.asarray(want_losses, dtype=float),
+        "losses[i] is the loss of the parameters before step i: record it from loss_and_grads, then update",
+        rtol=1e-7, atol=1e-10,
+    )  # fmt: skip
+
+
+def _step_ignores_lr(got, want, start, lr) -> bool:
+    """True when one step moved `got` by grad instead of lr · grad (the reference moved by lr · grad)."""
+    got = np.asarray(got, dtype=float)
+    return got.shape == start.shape and np.allclose(got - start, (want - start) / lr, rtol=1e-6, atol=1e-12)
 
 
 def test_held_out_accuracy(reference, trained, spirals):

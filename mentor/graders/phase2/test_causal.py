@@ -150,6 +150,30 @@ def test_matches_torch_is_causal(submission, reference):
         )  # fmt: skip
 
 
+def test_the_mask_is_made_on_the_inputs_device(submission, reference):
+    """causal_mask(T, device=...) makes the mask there, and causal attention makes it on q's device"""
+    # The meta device stands in for a GPU: tensors there have a device and a shape but no data, so
+    # a mask left on the CPU fails against meta scores exactly as it would against CUDA ones.
+    mask = submission.causal_mask(4, device="meta")
+    expect(
+        isinstance(mask, torch.Tensor) and mask.device.type == "meta",
+        "causal_mask(T, device=d) must build the mask on d: pass device= to the tensor you create "
+        "(on a GPU, a CPU mask meets CUDA scores and fails)",
+        f"causal_mask(4, device='meta') is on {getattr(mask, 'device', type(mask).__name__)}",
+    )
+    q, k, v = (t.to("meta") for t in rand(T=5))
+    try:
+        out = submission.causal_attention(q, k, v)
+    except RuntimeError as e:
+        expect(
+            False,
+            "causal_attention must make its mask on q.device (causal_mask(T, device=q.device)): on a GPU a mask "
+            "made on the CPU meets CUDA scores and fails",
+            f"on the meta device your causal_attention raised: {str(e).splitlines()[0]}",
+        )
+    expect(out.device.type == "meta", "causal attention returns its output on the inputs' device", f"got {out.device}")
+
+
 def test_float16(submission, reference):
     """causal attention works in float16 as it does in float32: the mask value fits, the dtype stays"""
     q, k, v = rand(T=16, Dh=16, seed=6, dtype=torch.float16)
