@@ -188,6 +188,41 @@ def test_decode_replaces_invalid_utf8(submission, reference):
         expect_equal(got, w, why, f"decode({ids}): got {got!r}, expected {w!r}")
 
 
+def test_every_byte_id_decodes(submission, reference):
+    """each of the 256 byte ids has its byte in the vocabulary: decode([i]) never raises"""
+    tok = submission.BPETokenizer([])
+    for i in (0, 10, 127, 128, 191, 192, 254, 255):  # ASCII, continuation bytes, lead bytes, never-valid 0xFE/0xFF
+        want = reference.BPETokenizer([]).decode([i])
+        try:
+            got = tok.decode([i])
+        except (KeyError, IndexError) as e:
+            expect(
+                False,
+                "ids 0..255 are the 256 single bytes, every one of them: range(256), not range(255); a model may "
+                "emit any of them, even bytes that never occur in UTF-8 text",
+                f"decode([{i}]) raised {type(e).__name__}: {e}",
+            )
+        expect_equal(got, want, "decode([i]) of a byte id is that byte, decoded with errors='replace'", f"decode([{i}]) = {got!r}, expected {want!r}")
+
+
+def test_a_special_token_that_starts_another_one_never_cuts_it(submission, reference, merges):
+    """when one special token is the beginning of another, the longer one wins wherever it appears"""
+    # Given shortest first on purpose: a regex alternation takes the first alternative that matches.
+    specials = ["<|im|>", "<|im|>start", "<|im|>end"]
+    text = "a<|im|>start b<|im|> c<|im|>end"
+    ref = reference.BPETokenizer(merges, specials)
+    want = ref.encode(text)
+    ids = {tok: ref.encode(tok)[0] for tok in specials}
+    got = submission.BPETokenizer(merges, specials).encode(text)
+    expect_equal(
+        got,
+        want,
+        "a special token that starts another one must not cut it: match the longest special tokens first "
+        "(sort them by length, longest first, before joining them into the pattern)",
+        f"specials {specials} (ids {list(ids.values())}), text {text!r}: got {got}, expected {want}",
+    )
+
+
 def test_round_trip_on_any_unicode(submission, reference, merges):
     """decode(encode(s)) == s for any Unicode string, special tokens included"""
     reference.BPETokenizer(merges, SPECIALS).encode(EOT)
@@ -229,6 +264,23 @@ def test_encode_iterable_matches_encode(submission, reference, merges, unseen):
         f"{len(got)} ids, expected {len(want)}; first difference at position {k}: got {got[k : k + 5]}, "
         f"expected {want[k : k + 5]}",
     )
+
+
+def test_encode_iterable_with_empty_lines_and_no_lines(submission, reference, merges):
+    """encode_iterable copes with empty strings among the lines, and with no lines at all"""
+    tok = submission.BPETokenizer(merges, SPECIALS)
+    for lines in ([], [""], ["", "ab", "", " cd\n", ""]):
+        want = reference.BPETokenizer(merges, SPECIALS).encode("".join(lines))
+        try:
+            got = list(tok.encode_iterable(iter(lines)))
+        except IndexError as e:
+            expect(
+                False,
+                "encode_iterable must accept an empty line (and an empty input): the text read so far can be empty, "
+                "and its pieces then are an empty list, with no last piece to hold back",
+                f"lines {lines!r}: IndexError: {e}",
+            )
+        expect_equal(got, want, "encode_iterable(lines) yields encode(''.join(lines))", f"lines {lines!r}: got {got}, expected {want}")
 
 
 def test_encode_iterable_is_lazy(submission, reference, merges):

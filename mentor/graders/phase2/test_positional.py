@@ -122,6 +122,20 @@ def test_rows_depend_only_on_position(submission, reference):
     expect_close(long[:20], short, ROWS_DEPEND_ON_T, **TABLE)
 
 
+def test_positions_past_2048_keep_their_own_rows(submission, reference):
+    """rows at positions past 2048 are as exact as the first ones (the positions are counted in float32)"""
+    T = 2056
+    want, got = table(reference.sinusoidal_encoding, T, 8), table(submission.sinusoidal_encoding, T, 8)
+    # float16 counts exactly only to 2048: there 2049 rounds to 2048, and the rows of two positions agree
+    # to 1e-3 at most, far outside TABLE's 2e-5; a float32 count is exact to 16.7 million.
+    expect_close(
+        got[2040:], want[2040:],
+        "count the positions in float32 (torch.arange(T, dtype=torch.float32)): float16 holds whole numbers "
+        "exactly only up to 2048, so past it neighbouring positions round to the same value and share a row",
+        **TABLE,
+    )  # fmt: skip
+
+
 def test_shift_is_a_rotation(submission, reference):
     """PE(pos + k) is PE(pos) rotated by k times the pair's own angle step: a linear function of PE(pos)"""
     T, d = 64, 16

@@ -246,6 +246,44 @@ def test_scores_depend_only_on_offset(submission, reference):
     )
 
 
+def test_float16_angles_in_float32(submission, reference):
+    """float16 x at positions near 2000 is rotated as accurately as its float32 copy: angles in float32"""
+    x, pos = randn(1, 2, 8, 32, seed=10, dtype=torch.float16), torch.arange(2000, 2008)
+    # Output rounded to float16 (11 significant bits): about 3 · 2^-12 relative error. Angles m·θ_i
+    # computed in float16 near 2000 are only good to 1 rad (float16's spacing there), errors of O(|x|).
+    TOL = dict(rtol=0.01, atol=0.02)
+    got = submission.apply_rope(x.clone(), pos.clone())
+    expect(
+        isinstance(got, torch.Tensor) and got.dtype == torch.float16,
+        "return a tensor of x's dtype, here float16: cast the cos and sin tables to x.dtype",
+        f"got {type(got).__name__} of dtype {getattr(got, 'dtype', None)}",
+    )
+    expect_close(
+        rope(lambda *a, **k: got, x, pos), rope(submission.apply_rope, x.to(torch.float32), pos),
+        "float16 has 11 significant bits, so near position 2000 m·θ_i in float16 is off by up to a radian: compute "
+        "positions × θ_i, cos and sin in float32 (at least), and cast only the results to x.dtype",
+        **TOL,
+    )  # fmt: skip
+
+
+def test_works_on_the_device_of_x(submission, reference):
+    """apply_rope computes its tables on x's device, whatever device the positions come from"""
+    # The meta device stands in for a GPU: shapes and devices without data, so a table made on the CPU
+    # meets x there exactly as it would meet CUDA tensors.
+    submission.apply_rope(randn(1, 2, 4, 8), torch.arange(4))  # on the CPU first: an unfinished stub says so here
+    x, pos = randn(1, 2, 4, 8).to("meta"), torch.arange(4)
+    try:
+        got = submission.apply_rope(x, pos)
+    except RuntimeError as e:
+        expect(
+            False,
+            "build the frequencies on x.device and move the positions there (positions.to(x.device)): on a GPU, "
+            "tables made on the CPU meet CUDA tensors and fail",
+            f"x on the meta device, positions on the CPU: {type(e).__name__}: {str(e).splitlines()[0]}",
+        )
+    expect(got.device == x.device, "apply_rope returns its result on x's device", f"got {got.device}")
+
+
 def test_bfloat16_angles_in_float32(submission, reference):
     """bfloat16 x at positions near 2000 is rotated as accurately as its float32 copy: angles in float32"""
     x, pos = randn(1, 2, 8, 32, seed=9, dtype=torch.bfloat16), torch.arange(2000, 2008)
