@@ -104,12 +104,15 @@ def compose_submission(course: Course, step: Step, dest_dir: Path, appended: str
 
 
 def pristine_stub_file(course: Course, step: Step, dest_dir: Path) -> Path:
-    """The step's stub as the course ships it (mentor.content), written into `dest_dir`."""
+    """The step's stub as the course ships it (mentor.content), written into `dest_dir` beside the
+    shipped stubs of its folder, which an untouched workspace holds next to it."""
     from mentor.content import shipped_files
 
-    dest = dest_dir / Path(step.exercise).name
-    dest.write_bytes(shipped_files(course.content_root, [step.exercise])[step.exercise])
-    return dest
+    folder = Path(step.exercise).parent
+    beside = {s.exercise for s in course.steps if Path(s.exercise).parent == folder}
+    for rel, data in shipped_files(course.content_root, sorted(beside)).items():
+        (dest_dir / Path(rel).name).write_bytes(data)
+    return dest_dir / Path(step.exercise).name
 
 
 def grade_file(course: Course, step: Step, submission: Path, cwd: Path, profile: str = "") -> GradeResult:
