@@ -45,6 +45,9 @@ class Verification:
 @dataclass
 class VerifyReport:
     results: list[Verification] = field(default_factory=list)
+    # The reasoning checks' figures (mentor.recall): per step and in total, parametrised, free-text and
+    # multiple-choice checks, and the fixed answers the step's own text already holds (recall hits).
+    checks: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -168,10 +171,15 @@ def _verify_step(course: Course, step: Step) -> list[Verification]:
     return out
 
 
-def verify_course(course: Course, steps: list[Step] | None = None, workers: int = 2) -> VerifyReport:
-    """Grade every step's solution (must pass), stub (must read as not started) and known-wrong code."""
+def verify_course(course: Course, steps: list[Step] | None = None, workers: int = 2, grade: bool = True) -> VerifyReport:
+    """Grade every step's solution (must pass), stub (must read as not started) and known-wrong code,
+    and count the steps' reasoning checks (`grade=False`: only count them)."""
+    from mentor.recall import course_check_counts
+
     steps = steps if steps is not None else course.steps
-    report = VerifyReport()
+    report = VerifyReport(checks=course_check_counts(course, steps))
+    if not grade:
+        return report
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for results in pool.map(lambda s: _verify_step(course, s), steps):
             report.results.extend(results)

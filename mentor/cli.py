@@ -209,7 +209,7 @@ def check(
     --answer CHECK=VALUE. Exit code 0 only when the grader passed. Budgets (speed, memory) are
     graded for this machine's profile, or for --target / the workspace's `target` setting.
 
-    Examples: mentor check    mentor check p1.neuron.forward --answer flops=2*64*128
+    Examples: mentor check    mentor check p1.neuron.forward --answer flops=VALUE
     """
     from mentor.grading.runner import GraderWorker, GradingInterrupted, grade
 
@@ -251,6 +251,9 @@ def check(
                 "measurements": result.measurements,
                 "answers": answered,
                 "checks_pending": [c for c in pending if c not in {a["check"] for a in answered if a["correct"]}],
+                # The open checks with this learner's numbers, so that a script can answer them next.
+                "questions": [_question_json(s, step, c) for c in step.checks if c.id in _pending_checks(s, step)]
+                if result.passed else [],
             }
         )
         raise SystemExit(0 if result.passed else 1)
@@ -309,6 +312,81 @@ def _pending_checks(s: Session, step) -> list[str]:
     return [c.id for c in step.checks if c.id not in done]
 
 
+# -- reasoning checks: drawn, asked, graded, recorded -------------------------------------------
+def _draw_for(s: Session, step, check):
+    """This try of `check`: numbers and option order drawn for this learner and the answers recorded so far."""
+    from mentor.draws import draw, learner_id
+
+    return draw(check, learner_id(s.ws.state_dir), step.id, len(s.store.answers_to(step.id, check.id)))
+
+
+def _tries_left(s: Session, step, check) -> Optional[int]:
+    """Wrong answers still allowed since the last passing grader run (None: no limit)."""
+    if check.max_tries is None:
+        return None
+    since = s.store.last_pass_at(step.id) or 0.0
+    wrong = sum(1 for row in s.store.answers_to(step.id, check.id) if not row["correct"] and row["at"] >= since)
+    return max(0, check.max_tries - wrong)
+
+
+def _no_tries_message(step, check) -> str:
+    return (f"No tries left on {check.id} for this pass ({check.max_tries} wrong answers): run `mentor check {step.id}` "
+            "again for more; the options come shuffled anew.")  # fmt: skip
+
+
+def _question_json(s: Session, step, check) -> dict:
+    """An open check as a script needs it to answer: the question with this learner's numbers, the options as shown."""
+    from mentor.checks import answer_form
+    from mentor.draws import present
+
+    d = _draw_for(s, step, check)
+    shown = present(check, d)
+    return {
+        "id": check.id, "kind": check.answer.kind, "ask": shown.ask, "params": d.params, "choices": shown.choices,
+        "form": answer_form(check), "try": d.try_number, "tries_left": _tries_left(s, step, check),
+    }  # fmt: skip
+
+
+def _judge(s: Session, check, text: str, d=None):
+    """Grade one answer: (Graded, detail line, what to record beside it). Free text goes to the tutor model
+    when one is configured; the offline rubric's verdict is kept too, and its forbidden phrasings count either way."""
+    from mentor.checks import grade
+
+    graded = grade(check, text, d)  # raises AnswerError for an unreadable answer
+    if graded.verdict is None:
+        return graded, "", {}
+    from mentor.tutor import judge_answer, load_config
+
+    offline = graded.verdict
+    verdict = judge_answer(load_config(s.ws.root), check, text)
+    context = {"offline": offline.to_record()}
+    if verdict.judged_by != offline.judged_by:
+        context["model"] = verdict.to_record()
+        verdict.forbidden = offline.forbidden
+    graded.correct = verdict.correct
+    return graded, " ".join(x for x in (verdict.describe(), verdict.note) if x), context
+
+
+def _grade_answer(s: Session, check, text: str, d=None) -> tuple[bool, str]:
+    """Right or wrong, and for a free-text answer what the rubric judge said (the tutor model when configured)."""
+    graded, detail, _ = _judge(s, check, text, d)
+    return graded.correct, detail
+
+
+def _answer_once(s: Session, step, check, text: str) -> tuple[dict, object, str]:
+    """Grade and record one answer to the current try; (report entry, check as shown, detail). AnswerError propagates."""
+    from mentor.draws import present, record_of
+
+    d = _draw_for(s, step, check)
+    graded, detail, extra = _judge(s, check, text, d)
+    context = {**record_of(check, d), **extra}
+    if graded.recorded != text:
+        context["typed"] = text  # a choice: the letter shown; the option itself is the answer recorded
+    s.store.record_answer(step.id, check.id, graded.recorded, graded.correct, context)
+    entry = {"check": check.id, "answer": text, "correct": graded.correct, "detail": detail, "note": graded.note}
+    return entry, present(check, d), detail
+
+
 def _answer_from_options(s: Session, step, answers: list[str], quiet: bool = False) -> list[dict]:
     """Grade `CHECK=VALUE` answers, record each, and report them (usage errors exit 2)."""
     from mentor.checks import AnswerError
@@ -319,30 +397,33 @@ def _answer_from_options(s: Session, step, answers: list[str], quiet: bool = Fal
         check_id, sep, value = item.partition("=")
         if not sep or check_id not in by_id:
             _fail(f"--answer takes CHECK=VALUE with CHECK one of {', '.join(by_id)}; got {item!r}", code=2)
+        check = by_id[check_id]
+        if _tries_left(s, step, check) == 0:
+            out.append({"check": check_id, "answer": value, "correct": False, "detail": "", "note": _no_tries_message(step, check), "refused": True})
+            if not quiet:
+                _show_note(_no_tries_message(step, check))
+            continue
         try:
-            correct, detail = _grade_answer(s, by_id[check_id], value)
+            entry, shown, detail = _answer_once(s, step, check, value)
         except AnswerError as e:
             _fail(f"--answer {check_id}: {e}", code=2)
-        s.store.record_answer(step.id, check_id, value, correct)
-        out.append({"check": check_id, "answer": value, "correct": correct, "detail": detail})
+        out.append(entry)
         if not quiet:
-            _show_verdict(by_id[check_id], correct, detail)
+            _show_verdict(shown, entry["correct"], detail, entry["note"])
+            if not entry["correct"] and (check.params or check.options):
+                _show_note(f"The next try of {check_id} has new numbers or a new order: `mentor answer {step.id}` shows it.")
     return out
 
 
-def _grade_answer(s: Session, check, text: str) -> tuple[bool, str]:
-    """Right or wrong, and for a free-text answer what the rubric judge said (the tutor model when configured)."""
-    from mentor.checks import is_correct
+def _show_note(text: str) -> None:
+    from rich.text import Text
 
-    if check.answer.rubric is None:
-        return is_correct(check, text), ""
-    from mentor.tutor import judge_answer, load_config
+    from mentor import ui
 
-    verdict = judge_answer(load_config(s.ws.root), check, text)
-    return verdict.correct, " ".join(x for x in (verdict.describe(), verdict.note) if x)
+    ui.console.print(Text(f"  {text}", style="yellow"))
 
 
-def _show_verdict(check, correct: bool, detail: str = "") -> None:
+def _show_verdict(check, correct: bool, detail: str = "", note: str = "") -> None:
     from rich.text import Text
 
     from mentor import ui
@@ -351,13 +432,16 @@ def _show_verdict(check, correct: bool, detail: str = "") -> None:
         ui.labelled(f"✔ {check.id}: right.", "green", check.explain)
     else:
         ui.labelled(f"✘ {check.id}: not quite.", "red", check.hint)
+    if note:  # why the picked option or the typed value is wrong, or that it was close
+        ui.console.print(Text(f"  {note}", style="yellow"))
     if detail:  # may quote the learner's answer: plain text, never markup
         ui.console.print(Text(f"  {detail}", style="dim"))
 
 
 def _ask_checks(s: Session, step, answers: list[str]) -> None:
-    """The reasoning checks still open: from --answer, else interactively, else say how."""
+    """The reasoning checks still open: from --answer, else interactively, else show them and say how."""
     from mentor import ui
+    from mentor.draws import present
     from mentor.gating import MASTERED
 
     before = s.states()
@@ -368,6 +452,9 @@ def _ask_checks(s: Session, step, answers: list[str]) -> None:
         _ask_interactively(s, step, pending)
         pending = [c for c in step.checks if c.id in _pending_checks(s, step)]
     if pending:
+        if not _interactive():  # a script or a pipe: the questions with this learner's numbers, to answer with --answer
+            for i, c in enumerate(pending, 1):
+                ui.render_check_question(present(c, _draw_for(s, step, c)), i, len(pending))
         ids = " ".join(f"--answer {c.id}=..." for c in pending)
         ui.console.print(
             f"Reasoning checks still open: {', '.join(c.id for c in pending)}. "
@@ -384,26 +471,92 @@ def _ask_checks(s: Session, step, answers: list[str]) -> None:
 
 
 def _ask_interactively(s: Session, step, pending) -> None:
+    """Each open check in turn until it is right, the learner stops, or its tries for this pass run out.
+    After a wrong answer a parametrised check is asked again with new numbers, a choice with a new order."""
     from rich.prompt import Prompt
 
     from mentor import ui
     from mentor.checks import AnswerError, answer_form
+    from mentor.draws import present
 
     for i, c in enumerate(pending, 1):
-        ui.render_check_question(c, i, len(pending))
+        shown_try = None
         while True:
+            if _tries_left(s, step, c) == 0:
+                _show_note(_no_tries_message(step, c))
+                break
+            d = _draw_for(s, step, c)
+            if shown_try is None or (d.try_number != shown_try and (c.params or c.options)):
+                if shown_try is not None:
+                    ui.console.print("[dim]New numbers (or a new order) for this try:[/]")
+                ui.render_check_question(present(c, d), i, len(pending))
+                shown_try = d.try_number
             text = Prompt.ask(f"Your answer ({answer_form(c)}; empty to stop)", default="", show_default=False)
             if not text.strip():
                 return
             try:
-                correct, detail = _grade_answer(s, c, text)
+                entry, shown, detail = _answer_once(s, step, c, text)
             except AnswerError as e:
                 ui.console.print(f"[yellow]{ui.escape(str(e))}[/]")
                 continue
-            s.store.record_answer(step.id, c.id, text, correct)
-            _show_verdict(c, correct, detail)
-            if correct:
+            _show_verdict(shown, entry["correct"], detail, entry["note"])
+            if entry["correct"]:
                 break
+
+
+def _replay(s: Session, step, check_id: str, as_json: bool) -> None:
+    """Every recorded answer to one check, regraded from what was recorded with it: the numbers drawn then,
+    the option chosen, the verdict then and now (under the course as installed)."""
+    from rich.text import Text
+
+    from mentor import ui
+    from mentor.checks import AnswerError, expected_answer, grade
+    from mentor.draws import Draw, present
+
+    check = {c.id: c for c in step.checks}.get(check_id)  # (`next` is a command here)
+    if check is None:
+        _fail(f"--replay takes a check of {step.id}: {', '.join(c.id for c in step.checks)}; got {check_id!r}", code=2)
+    out = []
+    for row in s.store.answers_to(step.id, check.id):
+        context = row["context"] or {}
+        d = Draw.from_record(step.id, check.id, context)
+        entry = {"at": row["at"], "try": d.try_number, "params": d.params, "answer": row["answer"], "typed": context.get("typed"),
+                 "correct_then": bool(row["correct"]), "expected_then": context.get("expected")}  # fmt: skip
+        if check.params and not d.params:
+            entry.update(correct_now=None, why="recorded before this check drew its numbers")
+        else:
+            try:
+                shown = present(check, d)
+                entry.update(asked=shown.ask, correct_now=grade(check, row["answer"], d).correct)
+                if check.options:
+                    entry["shown"] = shown.choices  # the options in the order this try showed them
+                if check.answer.rubric is None:
+                    expected = expected_answer(check, d)
+                    entry["expected_now"] = check.options[expected].text if check.options else expected
+            except AnswerError as e:
+                entry.update(correct_now=None, why=str(e))
+        out.append(entry)
+    if as_json:
+        _print_json({"step": step.id, "check": check.id, "answers": out})
+        return
+    if not out:
+        ui.console.print(Text(f"No answers to {check.id} recorded yet."))
+    for e in out:
+        numbers = ", ".join(f"{k}={v}" for k, v in e["params"].items())
+        now = {True: "right", False: "wrong", None: "cannot be regraded"}[e["correct_now"]]
+        ui.console.print(Text(f"try {e['try']}" + (f" ({numbers})" if numbers else "") + f": {e['answer']!r} was "
+                              f"{'right' if e['correct_then'] else 'wrong'}; regraded now: {now}"
+                              + (f" (expected {_shown_value(e['expected_now'])})" if "expected_now" in e else "") + (f"; {e['why']}" if e.get("why") else "")))  # fmt: skip
+
+
+def _shown_value(value) -> str:
+    from mentor.checks import format_number
+
+    if isinstance(value, (int, float)):
+        return format_number(value)
+    if isinstance(value, list):
+        return "(" + ", ".join(_shown_value(v) for v in value) + ")"
+    return repr(value)
 
 
 def answer(
@@ -412,18 +565,36 @@ def answer(
         Optional[List[str]],
         typer.Option("--answer", "-a", metavar="CHECK=VALUE", help="Answer without prompts (repeatable)."),
     ] = None,
+    as_json: JsonFlag = False,
+    replay: Annotated[
+        Optional[str],
+        typer.Option("--replay", metavar="CHECK", help="Show every recorded answer to a check with the numbers it was asked with, regraded."),
+    ] = None,
 ) -> None:
     """Answer the reasoning checks of a step whose grader has passed.
 
-    Interactive in a terminal; in scripts use --answer CHECK=VALUE (arithmetic such as 2*64*128
-    is accepted for numbers, (64, 128) for shapes, a letter for choices).
+    Interactive in a terminal; in scripts use --answer CHECK=VALUE (arithmetic is accepted for
+    numbers, (64, 128) for shapes and lists, a letter or the option's text for choices). The numbers
+    of a check are drawn for you and change after a wrong answer: --json lists the open questions as
+    you would see them.
 
-    Example: mentor answer p1.neuron.forward --answer flops=16384 --answer output-shape="(64,)"
+    Examples: mentor answer --json    mentor answer p1.neuron.forward --answer flops=VALUE    mentor answer --replay flops
     """
     s = _session()
     step = s.step(step_id)
+    if replay:
+        _replay(s, step, replay, as_json)
+        return
     if not s.records().of(step.id).passed:
         _fail(f"{step.id}: pass the grader first (`mentor check {step.id}`), then answer its reasoning checks")
+    if as_json:
+        answered = _answer_from_options(s, step, answers or [], quiet=True)
+        pending = [c for c in step.checks if c.id in _pending_checks(s, step)]
+        _print_json({
+            "step": step.id, "state": s.states()[step.id], "answers": answered,
+            "checks_pending": [c.id for c in pending], "questions": [_question_json(s, step, c) for c in pending],
+        })  # fmt: skip
+        return
     _ask_checks(s, step, answers or [])
 
 
@@ -927,11 +1098,15 @@ def _old_workspace(folder: Path, course) -> dict:
 def verify(
     as_json: JsonFlag = False,
     steps: Annotated[Optional[List[str]], typer.Option("--step", help="Only these steps (repeatable).")] = None,
+    checks_only: Annotated[bool, typer.Option("--checks-only", help="Only count the reasoning checks and scan for recall; grade nothing.")] = False,
 ) -> None:
     """Validate the curriculum; every solution must pass its grader, every stub must read as
     not started, every known-wrong implementation must be rejected with its misconception.
 
-    Example: mentor dev verify --json
+    Also counts each step's reasoning checks (parametrised, free-text, multiple-choice) and the
+    recall hits: fixed answers that the step's own text already prints, in any usual format.
+
+    Example: mentor dev verify --json    mentor dev verify --checks-only
     """
     from mentor.authoring import verify_course
     from mentor.curriculum import load_course
@@ -944,17 +1119,41 @@ def verify(
         if unknown:
             _fail(f"unknown step(s): {', '.join(unknown)}", code=2)
         chosen = [st for st in course.steps if st.id in steps]
-    report = verify_course(course, chosen)
+    report = verify_course(course, chosen, grade=not checks_only)
     if as_json:
-        _print_json({"ok": report.ok, "steps": len(chosen), "results": [r.to_dict() for r in report.results]})
+        _print_json({"ok": report.ok, "steps": len(chosen), "results": [r.to_dict() for r in report.results], "checks": report.checks})
     else:
         from mentor import ui
 
         for r in report.results:
             mark = "[green]✔[/]" if r.ok else "[red]✘[/]"
             ui.console.print(f"{mark} {r.step_id:28} {r.case:32} {ui.escape(r.detail)}", highlight=False)
-        ui.console.print(f"{'[green]ok' if report.ok else '[red]FAILED'}[/]: {len(chosen)} steps, {len(report.results)} checks")
+        _show_check_counts(report.checks)
+        ui.console.print(f"{'[green]ok' if report.ok else '[red]FAILED'}[/]: {len(chosen)} steps, {len(report.results)} graded cases")
     raise SystemExit(0 if report.ok else 1)
+
+
+def _show_check_counts(counts: dict) -> None:
+    from rich.text import Text
+
+    from mentor import ui
+
+    for r in counts["steps"]:
+        line = (f"{r['step']:28} reasoning checks {r['checks']}: {r['parametrised']} parametrised, {r['free_text']} free-text, "
+                f"{r['multiple_choice']} multiple-choice; recall hits {r['recall_hits']}, draw hits {r['draw_hits']}")  # fmt: skip
+        ui.console.print(Text(line, style="yellow" if r["recall_hits"] else ""))
+        for h in r["hits"]:
+            ui.console.print(Text(f"  recall: {h['check']} = {h['answer']} is printed in {h['where']}", style="yellow"))
+        for h in r["draws_in_text"]:
+            ui.console.print(Text(f"  draw: {h['check']} = {h['answer']} at {h['params']} is printed in {h['where']}", style="dim"))
+        for problem in r["self_check"]:
+            ui.console.print(Text(f"  self-check: {problem['check']} at {problem['params']}: {problem['problem']}", style="red"))
+    t = counts["total"]
+    ui.console.print(Text(
+        f"reasoning checks: {t['checks']} ({t['parametrised']} parametrised, {t['free_text']} free-text, {t['multiple_choice']} "
+        f"multiple-choice, {t['fixed']} fixed; {t['choices_without_why']} wrong options without a why); recall hits {t['recall_hits']}, "
+        f"draw hits {t['draw_hits']}; lessons without a free-text check: {', '.join(t['lessons_without_free_text']) or 'none'}"
+    ))  # fmt: skip
 
 
 def mutate(
@@ -1003,18 +1202,21 @@ def mutate(
     else:
         for s in scores:
             rate = "n/a" if s.kill_rate is None else f"{s.kill_rate:.0%}"
-            line = f"{s.step_id:28} {s.generated:4} mutants  {s.equivalent:3} equivalent  {s.killed:4} killed  {s.survived:3} survived  {rate:>5}"
-            ui.console.print(Text(line, style="red" if s.survived or s.error else ""))
+            unjudged = f"  {s.unjudged} unjudged" if s.unjudged else ""
+            line = f"{s.step_id:28} {s.generated:4} mutants  {s.equivalent:3} equivalent  {s.killed:4} killed  {s.survived:3} survived{unjudged}  {rate:>5}"
+            ui.console.print(Text(line, style="red" if s.survived or s.error or s.unjudged else ""))
             if s.error:
                 ui.console.print(Text(f"  {s.error}", style="red"))
+            for u in s.unjudged_mutants:
+                ui.console.print(Text(f"  no verdict ({u['status']}): {u['key']}; run again to judge it", style="yellow"))
             for survivor in s.survivors:
                 ui.console.print(Text(f"  survived: {survivor['key']} (line {survivor['line']})", style="yellow"))
                 ui.console.print(Text("    " + survivor["diff"].replace("\n", "\n    "), style="dim"))
             for key in s.unused_equivalents:
                 ui.console.print(Text(f"  listed as equivalent, no longer generated: {key}", style="dim"))
         rate = "n/a" if total["kill_rate"] is None else f"{total['kill_rate']:.1%}"
-        ui.console.print(Text(f"total: {total['generated']} mutants, {total['equivalent']} equivalent, {total['killed']} killed, {total['survived']} survived, kill rate {rate}"))
-    raise SystemExit(1 if total["survived"] or any(s.error for s in scores) else 0)
+        ui.console.print(Text(f"total: {total['generated']} mutants, {total['equivalent']} equivalent, {total['killed']} killed, {total['survived']} survived, {total['unjudged']} unjudged, kill rate {rate}"))
+    raise SystemExit(1 if total["survived"] or total["unjudged"] or any(s.error for s in scores) else 0)
 
 
 def build_app():

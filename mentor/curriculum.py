@@ -12,7 +12,8 @@ import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from decimal import Decimal
+from typing import Literal, Optional, Union
 
 from mentor import __version__
 from mentor.paths import GRADERS_DIR
@@ -27,38 +28,103 @@ class CurriculumError(Exception):
 
 
 @dataclass
+class Param:
+    """One drawn input of a parametrised check: a range `{min, max, step}` or a list of `choices`."""
+
+    __pydantic_config__ = _FORBID
+    min: Optional[float] = None
+    max: Optional[float] = None
+    step: float = 1
+    choices: Optional[list[float]] = None
+
+    def values(self) -> list[float]:
+        """Every value it can take, in order (a range includes both ends)."""
+        if self.choices is not None:
+            return list(self.choices)
+        n = int(round((self.max - self.min) / self.step + 1e-9)) + 1
+        places = max(0, -Decimal(str(self.step)).as_tuple().exponent)  # 0.1 steps give 0.3, not 0.30000000000000004
+        return [round(self.min + k * self.step, places) for k in range(n)]
+
+
+@dataclass
+class WrongAnswer:
+    """A value that a known wrong reasoning gives, and what to tell the learner who typed it."""
+
+    __pydantic_config__ = _FORBID
+    why: str
+    formula: Optional[str] = None  # over the check's params
+    numeric: Optional[float] = None
+
+
+@dataclass
 class Answer:
     """How a reasoning check is graded: exactly one of the kinds is set."""
 
     __pydantic_config__ = _FORBID
     numeric: Optional[float] = None
+    # The answer as an expression over the check's `params` (drawn per learner and try), e.g. `2*B*H*T*T*Dh`.
+    formula: Optional[str] = None
     tolerance: float = 0.01  # relative; hand computations round
+    decimals: Optional[int] = None  # the question asks for this many decimals: accept exactly that rounding
+    digits: Optional[int] = None  # ... or this many significant digits
+    close: Optional[float] = None  # relative: a miss within it is told "close: give the exact value"
+    wrong: Optional[list[WrongAnswer]] = None  # values of known wrong reasonings, each with its explanation
     exact: Optional[list[str]] = None
-    shape: Optional[list[int]] = None
+    shape: Optional[list[Union[int, str]]] = None  # entries may be formulas over the params
+    values: Optional[list[Union[float, str]]] = None  # a tuple or list of numbers, `(2, 0, 1, 3)`
     choice: Optional[str] = None
     # A free-text explanation: the required ideas, each a list of accepted phrasings. Offline every
     # idea must be mentioned; with a tutor model configured, the model judges against the same ideas.
     rubric: Optional[list[list[str]]] = None
+    forbid: Optional[list[str]] = None  # phrasings of a known wrong explanation: an answer using one is wrong
 
     @property
     def kind(self) -> str:
         return next(k for k in ANSWER_KINDS if getattr(self, k) is not None)
 
 
-ANSWER_KINDS = ("numeric", "exact", "shape", "choice", "rubric")
+ANSWER_KINDS = ("numeric", "formula", "exact", "shape", "values", "choice", "rubric")
+DEFAULT_CHOICE_TRIES = 2  # wrong picks of a multiple-choice check per passing grader run
+
+
+@dataclass
+class Choice:
+    """An option of a multiple-choice check; `why` tells a learner who picked it why it is wrong."""
+
+    __pydantic_config__ = _FORBID
+    text: str
+    why: str = ""
 
 
 @dataclass
 class Check:
-    """A reasoning check, asked after the grader passes."""
+    """A reasoning check, asked after the grader passes.
+
+    `choices` may be written as plain strings or as `{text, why}`; after loading, `choices` holds the
+    texts (what is shown) and `options` the Choice objects. `answer.choice` names an option by its
+    letter as written; the learner sees the options shuffled per try.
+    """
 
     __pydantic_config__ = _FORBID
     id: str
     ask: str
     answer: Answer
-    choices: Optional[list[str]] = None
+    choices: Optional[list[Union[str, Choice]]] = None
+    params: Optional[dict[str, Param]] = None  # drawn per learner and try; `{name}` in ask/hint/explain
+    tries: Optional[int] = None  # wrong answers allowed per passing grader run (default: 2 for choices)
     hint: str = ""  # shown after a wrong answer
     explain: str = ""  # shown after a right one
+
+    def __post_init__(self):
+        self.options = [c if isinstance(c, Choice) else Choice(**c) if isinstance(c, dict) else Choice(str(c)) for c in self.choices or []]
+        if self.choices is not None:
+            self.choices = [o.text for o in self.options]
+
+    @property
+    def max_tries(self) -> Optional[int]:
+        if self.tries is not None:
+            return self.tries
+        return DEFAULT_CHOICE_TRIES if self.answer.choice is not None else None
 
 
 @dataclass
@@ -427,7 +493,7 @@ def _check_course(course: Course, step_files: dict[str, Path]) -> None:
         if len(set(check_ids)) != len(check_ids):
             raise CurriculumError(f"{where}: field checks: duplicate check id")
         for i, c in enumerate(s.checks):
-            _check_answer(c, f"{where}: field checks[{i}].answer")
+            _check_answer(c, f"{where}: field checks[{i}]")
         if (s.timeout_s is not None and s.timeout_s <= 0) or (s.memory_mb is not None and s.memory_mb <= 0):
             raise CurriculumError(f"{where}: field timeout_s/memory_mb: must be positive")
         for name, budget in (s.budgets or {}).items():
@@ -440,23 +506,104 @@ def _check_course(course: Course, step_files: dict[str, Path]) -> None:
 
 
 def _check_answer(c: Check, where: str) -> None:
-    kinds = [k for k in ANSWER_KINDS if getattr(c.answer, k) is not None]
+    """One check's answer, params and texts; `where` names the file, the step and `checks[i]`."""
+    a = c.answer
+    at = f"{where}.answer (check {c.id})"
+    kinds = [k for k in ANSWER_KINDS if getattr(a, k) is not None]
     if len(kinds) != 1:
-        raise CurriculumError(f"{where}: set exactly one of {', '.join(ANSWER_KINDS)} (found {kinds or 'none'})")
-    if c.answer.choice is not None:
+        raise CurriculumError(f"{at}: set exactly one of {', '.join(ANSWER_KINDS)} (found {kinds or 'none'})")
+    if a.choice is not None:
         letters = [chr(ord("a") + i) for i in range(len(c.choices or []))]
-        if c.answer.choice not in letters:
-            raise CurriculumError(f"{where}: choice {c.answer.choice!r} is not one of the choices {letters}")
+        if a.choice not in letters:
+            raise CurriculumError(f"{at}: choice {a.choice!r} is not one of the choices {letters}")
+        if len(letters) < 2:
+            raise CurriculumError(f"{where}.choices (check {c.id}): a choice needs at least two options")
+        if c.options[ord(a.choice) - ord("a")].why:
+            raise CurriculumError(f"{where}.choices (check {c.id}): the right option carries a `why`, which says why an option is wrong")
     elif c.choices:
-        raise CurriculumError(f"{where}: choices are given but the answer is not a choice")
-    if c.answer.exact is not None and not c.answer.exact:
-        raise CurriculumError(f"{where}: exact needs at least one accepted answer")
-    if c.answer.rubric is not None and not (
-        c.answer.rubric and all(idea and all(p.strip() for p in idea) for idea in c.answer.rubric)
-    ):
-        raise CurriculumError(f"{where}: rubric needs at least one idea, each with at least one non-empty phrasing")
-    if not 0 <= c.answer.tolerance < 1:
-        raise CurriculumError(f"{where}: tolerance is relative and must lie in [0, 1)")
+        raise CurriculumError(f"{at}: choices are given but the answer is not a choice")
+    if a.exact is not None and not a.exact:
+        raise CurriculumError(f"{at}: exact needs at least one accepted answer")
+    if a.rubric is not None and not (a.rubric and all(idea and all(p.strip() for p in idea) for idea in a.rubric)):
+        raise CurriculumError(f"{at}: rubric needs at least one idea, each with at least one non-empty phrasing")
+    if a.forbid is not None and (a.rubric is None or not all(p.strip() for p in a.forbid) or not a.forbid):
+        raise CurriculumError(f"{where}.answer.forbid (check {c.id}): forbidden phrasings go with a rubric, each non-empty")
+    if not 0 <= a.tolerance < 1:
+        raise CurriculumError(f"{at}: tolerance is relative and must lie in [0, 1)")
+    numeric = a.numeric is not None or a.formula is not None
+    if (a.decimals is not None or a.digits is not None or a.close is not None or a.wrong) and not numeric:
+        raise CurriculumError(f"{at}: decimals, digits, close and wrong go with a numeric or formula answer")
+    if a.decimals is not None and a.digits is not None:
+        raise CurriculumError(f"{at}: set decimals or digits, not both")
+    if (a.decimals is not None and not 0 <= a.decimals <= 12) or (a.digits is not None and not 1 <= a.digits <= 15):
+        raise CurriculumError(f"{at}: decimals lie in 0..12 and digits in 1..15")
+    if a.close is not None and not (a.tolerance < a.close < 1):
+        raise CurriculumError(f"{where}.answer.close (check {c.id}): a near miss lies beyond the tolerance ({a.tolerance:g}) and below 1")
+    if c.tries is not None and c.tries < 1:
+        raise CurriculumError(f"{where}.tries (check {c.id}): must be at least 1")
+    _check_params(c, where)
+
+
+def _check_params(c: Check, where: str) -> None:
+    """A parametrised check: sound ranges, every name known, every formula and placeholder finite at the extremes."""
+    from itertools import product
+
+    from mentor.checks import FormulaError, evaluate, names_in
+    from mentor.checks import placeholders
+
+    a = c.answer
+    params = c.params or {}
+    for name, p in params.items():
+        at = f"{where}.params.{name} (check {c.id})"
+        if not name.isidentifier():
+            raise CurriculumError(f"{at}: a parameter is named like a variable (letters, digits, _)")
+        if (p.choices is None) == (p.min is None or p.max is None):
+            raise CurriculumError(f"{at}: give either min and max (and step) or choices")
+        if p.choices is not None and len(set(p.choices)) < 2:
+            raise CurriculumError(f"{at}: choices need at least two different values")
+        if p.choices is None and not (p.step > 0 and p.min < p.max):
+            raise CurriculumError(f"{at}: a range needs min < max and step > 0 (got {p.min}..{p.max} step {p.step})")
+        if p.choices is None and (p.max - p.min) / p.step > 1_000_000:
+            raise CurriculumError(f"{at}: more than a million values; use a larger step")
+    # What each field computes from the params: (field, expression).
+    formulas = [("answer.formula", a.formula)] if a.formula is not None else []
+    formulas += [(f"answer.shape[{i}]", x) for i, x in enumerate(a.shape or []) if isinstance(x, str)]
+    formulas += [(f"answer.values[{i}]", x) for i, x in enumerate(a.values or []) if isinstance(x, str)]
+    formulas += [(f"answer.wrong[{i}].formula", w.formula) for i, w in enumerate(a.wrong or []) if w.formula is not None]
+    for i, w in enumerate(a.wrong or []):
+        if (w.formula is None) == (w.numeric is None):
+            raise CurriculumError(f"{where}.answer.wrong[{i}] (check {c.id}): give a formula or a numeric value")
+    texts = [("ask", c.ask), ("hint", c.hint), ("explain", c.explain)] + [(f"choices[{i}]", o.text) for i, o in enumerate(c.options)]
+    texts += [(f"choices[{i}].why", o.why) for i, o in enumerate(c.options)] + [(f"answer.wrong[{i}].why", w.why) for i, w in enumerate(a.wrong or [])]
+    if params:
+        formulas += [(fld, expr) for fld, text in texts for expr, _ in placeholders(text)]
+    if formulas and not params:
+        raise CurriculumError(f"{where}.{formulas[0][0]} (check {c.id}): a formula needs params to draw (or write the number itself)")
+    shown = set()
+    for fld, expr in formulas:
+        try:
+            used = names_in(expr)
+        except FormulaError as e:
+            raise CurriculumError(f"{where}.{fld} (check {c.id}): {e}") from None
+        unknown = sorted(used - set(params))
+        if unknown:
+            raise CurriculumError(f"{where}.{fld} (check {c.id}): unknown name {unknown[0]!r} (params: {', '.join(params) or 'none'})")
+        if fld == "ask" or fld.startswith("choices"):
+            shown |= used
+    hidden = sorted(set(params) - shown)
+    if hidden:
+        raise CurriculumError(f"{where}.ask (check {c.id}): param {hidden[0]!r} is drawn but never shown: write {{{hidden[0]}}} in the ask")
+    # Every formula must give a finite number at every corner of the ranges (capped: 2^8 corners).
+    names = sorted(params)
+    corners = [sorted({min(params[n].values()), max(params[n].values())}) for n in names]
+    for point in list(product(*corners))[:256]:
+        values = dict(zip(names, point))
+        for fld, expr in formulas:
+            try:
+                evaluate(expr, values)
+            except FormulaError as e:
+                shown_at = ", ".join(f"{n}={v:g}" for n, v in values.items())
+                raise CurriculumError(f"{where}.{fld} (check {c.id}): at {shown_at}: {e}") from None
 
 
 def _check_files(course: Course) -> None:

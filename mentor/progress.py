@@ -9,6 +9,7 @@ sqlite-utils.
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 import sys
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -160,7 +161,14 @@ def _migration_3(db) -> None:
     db["measurements"].create_index(["step_id"])
 
 
-MIGRATIONS: dict[int, Callable] = {1: _migration_1, 2: _migration_2, 3: _migration_3}
+def _migration_4(db) -> None:
+    # What a reasoning check showed when it was answered, as JSON: the drawn numbers and option order
+    # (with the learner id and try number that drew them), the value they made right, and for free
+    # text each judge's verdict. A contested answer is replayed from this alone. NULL for older rows.
+    db["answers"].add_column("context", str)
+
+
+MIGRATIONS: dict[int, Callable] = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4}
 TABLES = ("attempts", "test_results", "hints", "answers", "tutor_log", "measurements")
 
 
@@ -312,9 +320,26 @@ class ProgressStore:
     def record_hint(self, step_id: str, tier: int) -> None:
         self._write(lambda db: db["hints"].insert({"step_id": step_id, "tier": tier, "at": time.time()}))
 
-    def record_answer(self, step_id: str, check_id: str, answer: str, correct: bool) -> None:
-        row = {"step_id": step_id, "check_id": check_id, "answer": answer, "correct": int(correct), "at": time.time()}
+    def record_answer(self, step_id: str, check_id: str, answer: str, correct: bool, context: Optional[dict] = None) -> None:
+        """One answer to a reasoning check; `context` is what the check showed (see migration 4)."""
+        row = {"step_id": step_id, "check_id": check_id, "answer": answer, "correct": int(correct), "at": time.time(),
+               "context": json.dumps(context, sort_keys=True) if context is not None else None}  # fmt: skip
         self._write(lambda db: db["answers"].insert(row))
+
+    def answers_to(self, step_id: str, check_id: str) -> list[dict]:
+        """Every answer to one check, oldest first, with its context read back (None for older rows)."""
+        rows = self._rows("SELECT * FROM answers WHERE step_id = ? AND check_id = ? ORDER BY id", (step_id, check_id))
+        for row in rows:
+            row["context"] = json.loads(row["context"]) if row.get("context") else None
+        return rows
+
+    @_surfacing_damage
+    def last_pass_at(self, step_id: str) -> Optional[float]:
+        """When the latest passing grader run of a step ended (None if none passed)."""
+        row = self.connect().execute(
+            "SELECT max(at + duration_s) FROM attempts WHERE step_id = ? AND passed = 1", (step_id,)
+        ).fetchone()
+        return row[0] if row else None
 
     def record_tutor(
         self,

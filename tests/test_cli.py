@@ -17,9 +17,15 @@ from mentor.cli import app
 from mentor.content import copy_shipped, shipped_files
 from mentor.paths import content_root
 
+from answering import answer_args
+
 FIRST = "p1.neuron.forward"
-FIRST_ANSWERS = ["--answer", "flops=2*64*128", "--answer", "output-shape=(64,)"]
 runner = CliRunner()
+
+
+def first_answers(ws: Path) -> list[str]:
+    """Right answers to the first step's checks, for this workspace's drawn numbers."""
+    return answer_args(ws, _course().step(FIRST))
 
 
 def mentor(*args: str):
@@ -83,7 +89,7 @@ def test_failed_check_shows_the_misconception_and_the_values(ws):
 
 def test_pass_and_answers_master_the_step_and_unlock_the_next(ws):
     solve(ws, FIRST)
-    result = mentor("check", *FIRST_ANSWERS)
+    result = mentor("check", *first_answers(ws))
     assert result.exit_code == 0, result.output
     assert f"Mastered {FIRST}" in result.output
     steps = json.loads(mentor("list", "--json").output)["steps"]
@@ -103,7 +109,8 @@ def test_a_pass_without_answers_leaves_the_checks_open(ws):
 def test_a_wrong_answer_is_recorded_and_does_not_master(ws):
     solve(ws, FIRST)
     mentor("check")
-    result = mentor("answer", FIRST, "--answer", "flops=8192", "--answer", "output-shape=(64,)")
+    shape = next(a for a in first_answers(ws) if a.startswith("output-shape="))
+    result = mentor("answer", FIRST, "--answer", "flops=1", "--answer", shape)
     assert "not quite" in result.output
     progress = json.loads(mentor("progress", "--json").output)
     assert progress["steps"][0]["state"] == "passed"
@@ -178,7 +185,7 @@ def test_missing_exercise_file_says_how_to_restore_it(ws):
 def test_solution_is_shown_only_after_mastery(ws):
     assert mentor("solution", FIRST).exit_code == 1
     solve(ws, FIRST)
-    mentor("check", *FIRST_ANSWERS)
+    mentor("check", *first_answers(ws))
     result = mentor("solution", FIRST)
     assert result.exit_code == 0 and "def neuron_forward" in result.output
 
@@ -210,7 +217,7 @@ def test_python_dash_m_runs_the_whole_flow(tmp_path):
     failed = cli("check", "--json", cwd=ws)
     assert failed.returncode == 1 and json.loads(failed.stdout)["status"] == "not_started"
     solve(ws, FIRST)
-    passed = cli("check", "--json", *FIRST_ANSWERS, cwd=ws)
+    passed = cli("check", "--json", *first_answers(ws), cwd=ws)
     data = json.loads(passed.stdout)
     assert passed.returncode == 0 and data["passed"] and data["checks_pending"] == []
     assert json.loads(cli("list", "--json", cwd=ws).stdout)["steps"][0]["state"] == "mastered"
@@ -265,7 +272,14 @@ def test_reasoning_checks_are_asked_interactively_in_a_terminal(ws):
     import pty
     import select
 
+    from mentor.checks import right_answer
+    from mentor.draws import draw, learner_id
+
     solve(ws, FIRST)
+    step = _course().step(FIRST)
+    flops, shape = step.checks[0], step.checks[1]
+    learner = learner_id(ws / ".mentor")  # the same id the command will read
+    retry = right_answer(flops, draw(flops, learner, FIRST, 1)).encode()  # after one wrong answer: new numbers
     master, slave = pty.openpty()
     env = dict(os.environ, COLUMNS="120", TERM="dumb")
     proc = subprocess.Popen([sys.executable, "-m", "mentor", "check"], cwd=ws, stdin=slave, stdout=slave, stderr=slave, env=env)
@@ -283,19 +297,23 @@ def test_reasoning_checks_are_asked_interactively_in_a_terminal(ws):
                     break
         assert text in seen, seen.decode(errors="replace")[-2000:]
 
-    read_until(b"Reasoning check 1/2")
+    read_until(b"Reasoning check 1/3")
     read_until(b"Your answer")
-    os.write(master, b"8192\n")  # wrong first: the check's hint is shown and it asks again
+    os.write(master, b"1\n")  # wrong first: the check's hint is shown, and it asks again with new numbers
     read_until(b"not quite")
-    os.write(master, b"2*64*128\n")
-    read_until(b"Reasoning check 2/2")
+    read_until(b"New numbers")
+    os.write(master, retry + b"\n")
+    read_until(b"Reasoning check 2/3")
     read_until(b"Your answer", timeout=10)
-    os.write(master, b"(64,)\n")
+    os.write(master, right_answer(shape, draw(shape, learner, FIRST, 0)).encode() + b"\n")
+    read_until(b"Reasoning check 3/3")
+    read_until(b"Your answer", timeout=10)
+    os.write(master, b"Without it the boundary always passes through the origin; b shifts it.\n")
     read_until(b"Mastered")
     assert proc.wait(timeout=30) == 0
     os.close(master)
     answers = json.loads(cli("progress", "--json", cwd=ws).stdout)["store"]["tables"]["answers"]
-    assert [(a["check_id"], a["correct"]) for a in answers] == [("flops", 0), ("flops", 1), ("output-shape", 1)]
+    assert [(a["check_id"], a["correct"]) for a in answers] == [("flops", 0), ("flops", 1), ("output-shape", 1), ("bias-role", 1)]
 
 
 def test_free_text_checks_are_judged_by_their_rubric_offline(ws):
@@ -319,7 +337,7 @@ def test_progress_counts_tutor_questions_per_step(ws):
 
 def test_progress_moves_to_another_machine_with_restore(ws, tmp_path, monkeypatch):
     solve(ws, FIRST)
-    mentor("check", *FIRST_ANSWERS)
+    mentor("check", *first_answers(ws))
     mentor("hint", FIRST)
     saved = tmp_path / "saved.json"
     saved.write_text(mentor("progress", "--json").output)

@@ -7,6 +7,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from answering import answer_args
 from mentor.cli import app
 from mentor.hardware import Machine, choose_profile, resolve_target
 from mentor.paths import content_root
@@ -76,7 +77,7 @@ def test_budget_figures_are_recorded_with_the_profile_and_shown_in_progress(ws, 
     for step in solve_all_before:
         shutil.copy(content_root() / step.solution, ws / step.exercise)
     first = course.steps[0]
-    runner.invoke(app, ["check", first.id, *[a for c in first.checks for a in ("--answer", f"{c.id}={_answer(c)}")]])
+    runner.invoke(app, ["check", first.id, *answer_args(ws, first)])
     result = runner.invoke(app, ["check", "p1.activations.forward", "--json", "--target", "cpu-8gb"])
     data = json.loads(result.output)
     assert data["passed"], data["message"]
@@ -85,11 +86,6 @@ def test_budget_figures_are_recorded_with_the_profile_and_shown_in_progress(ws, 
     stored = json.loads(runner.invoke(app, ["progress", "--json"]).output)["measurements"]
     assert [(m["step_id"], m["budget"], m["profile"]) for m in stored] == [("p1.activations.forward", "latency_ratio", "cpu-8gb")]
     assert "Budgets: your figures" in runner.invoke(app, ["progress"]).output
-
-
-def _answer(check):
-    a = check.answer
-    return repr(a.numeric) if a.numeric is not None else str(tuple(a.shape)) if a.shape is not None else a.choice or a.exact[0]
 
 
 def test_a_cpu_target_pins_threads_and_hides_cuda_in_the_grader_process(tmp_path, course):

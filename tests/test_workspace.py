@@ -13,6 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from answering import answer_args
 from mentor.cli import app
 from mentor.curriculum import load_course
 from mentor.grading.runner import GradeResult
@@ -276,7 +277,7 @@ def test_update_names_the_records_of_a_step_the_course_removed(ws, monkeypatch):
 def test_export_and_import_carry_code_and_records_to_a_fresh_workspace(ws, tmp_path, monkeypatch):
     (ws / "exercises/phase1/neuron.py").write_text(solution_text("p1.neuron.forward"))
     (ws / "exercises/phase1/scratch.py").write_text("# my experiments\n")
-    assert mentor("check", "--answer", "flops=2*64*128", "--answer", "output-shape=(64,)").exit_code == 0
+    assert mentor("check", *answer_args(ws, COURSE.step("p1.neuron.forward"))).exit_code == 0
     before = json.loads(mentor("progress", "--json").output)
     saved = tmp_path / "carry.json"
     assert mentor("export", str(saved)).exit_code == 0
