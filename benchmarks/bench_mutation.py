@@ -39,16 +39,16 @@ def main() -> None:
         print(f"{step.id}: {n} mutants", file=sys.stderr, flush=True)
 
     scores = mutate_course(course, steps, cache_path=cache, workers=args.workers, on_step=on_step)
-    keys = ("generated", "equivalent", "killed", "survived", "kill_rate")
+    keys = ("generated", "equivalent", "killed", "survived", "unjudged", "kill_rate")
     per_step = {s.step_id: {k: getattr(s, k) for k in keys} | ({"error": s.error} if s.error else {}) for s in scores}
     result = {"steps": per_step, "total": totals(scores), "seconds": round(time.perf_counter() - start, 1)}
     if args.json:
         print(json.dumps(result, indent=1))
         return
-    print(f"{'step':30} {'generated':>9} {'equivalent':>10} {'killed':>7} {'survived':>8} {'kill rate':>9}")
+    print(f"{'step':30} {'generated':>9} {'equivalent':>10} {'killed':>7} {'survived':>8} {'unjudged':>8} {'kill rate':>9}")
     for step_id, row in [*per_step.items(), ("total", result["total"])]:
         rate = "n/a" if row["kill_rate"] is None else f"{row['kill_rate']:.1%}"
-        print(f"{step_id:30} {row['generated']:9} {row['equivalent']:10} {row['killed']:7} {row['survived']:8} {rate:>9}")
+        print(f"{step_id:30} {row['generated']:9} {row['equivalent']:10} {row['killed']:7} {row['survived']:8} {row['unjudged']:8} {rate:>9}")
     for s in scores:
         for survivor in s.survivors:
             print(f"\n{s.step_id} survived: {survivor['key']}\n{survivor['diff']}")

@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -82,13 +83,15 @@ class StepScore:
     equivalent: int = 0
     killed: int = 0
     survived: int = 0
+    unjudged: int = 0  # the grader itself failed (a course error, a seal disturbed, Ctrl-C): no verdict
     survivors: list[dict] = field(default_factory=list)  # key, line, diff
+    unjudged_mutants: list[dict] = field(default_factory=list)  # key, status
     unused_equivalents: list[str] = field(default_factory=list)  # listed, but no such mutant now
     error: str = ""  # the reference itself did not pass
 
     @property
     def kill_rate(self) -> Optional[float]:
-        judged = self.generated - self.equivalent
+        judged = self.generated - self.equivalent  # an unjudged mutant counts against the rate until judged
         return self.killed / judged if judged else None
 
     def to_dict(self) -> dict:
@@ -221,29 +224,27 @@ def _segment(node: ast.AST) -> str:
 
 
 def generate_mutants(step_id: str, reference_source: str, asked: set[str]) -> list[Mutant]:
-    """Every single-change mutant of the asked definitions that still compiles, in source order."""
-    original = ast.parse(reference_source)
-    unchanged = ast.unparse(original)
+    """Every single-change mutant of the asked definitions that still compiles, in source order.
+
+    Each change is made in the one parsed tree and undone after its source is written, so a module
+    of n nodes costs n unparses, not n copies of the tree."""
+    tree = ast.parse(reference_source)
+    unchanged = ast.unparse(tree)
     mutants, seen = [], {}
-    targets = list(_target_functions(original, asked))
-    for t_index, (qualname, _) in enumerate(targets):
-        slots = _slots(targets[t_index][1])
-        for s_index, (_, _, _, node) in enumerate(slots):
-            for r_index, _ in enumerate(list(_replacements(node))):
-                tree = copy.deepcopy(original)
-                func = list(_target_functions(tree, asked))[t_index][1]
-                parent, field_name, index, target = _slots(func)[s_index]
-                replacement = list(_replacements(target))[r_index]
-                before, after = _segment(target), _segment(replacement)
+    for qualname, func in list(_target_functions(tree, asked)):
+        for parent, field_name, index, target in _slots(func):
+            for replacement in list(_replacements(target)):
                 if isinstance(target, ast.stmt) and not isinstance(replacement, ast.stmt):
                     continue
+                before, after = _segment(target), _segment(replacement)
                 _put(parent, field_name, index, replacement)
-                ast.fix_missing_locations(tree)
                 try:
-                    source = ast.unparse(tree)
+                    source = ast.unparse(ast.fix_missing_locations(tree))
                     compile(source, "<mutant>", "exec")
                 except (SyntaxError, ValueError, TypeError):
                     continue
+                finally:
+                    _put(parent, field_name, index, target)
                 if source == unchanged:
                     continue
                 base = f"{qualname}: `{_short(before)}` -> `{_short(after)}`"
@@ -282,6 +283,12 @@ def step_mutants(course: Course, step: Step) -> tuple[str, list[Mutant]]:
 
 Grade = Callable[[Step, Path, Path, float], str]  # (step, file, cwd, timeout) -> grader status
 
+# What a learner handing in the mutant would see as a rejection: a failed test, a timeout, memory over
+# the cap, a crash, a file that does not import ("load_error"), or nothing done. Any other status
+# ("error": the grader could not run; "tampered": a seal did not hold, e.g. the course changed
+# mid-run; "interrupted") is no verdict on the mutant: counted apart and never cached.
+REJECTED = {"failed", "timeout", "memory", "crashed", "load_error", "not_started"}
+
 
 def _grade_status(course: Course) -> Grade:
     from mentor.grading.runner import GradeRequest, grade
@@ -291,7 +298,8 @@ def _grade_status(course: Course) -> Grade:
             grader=step.grader, submission=submission, reference=course.content_root / step.solution, cwd=cwd,
             timeout_s=timeout_s, memory_mb=course.memory_for(step, ""), budget=course.budget_for(step, ""),
         )  # fmt: skip
-        return grade(req).status
+        result = grade(req)
+        return "load_error" if result.status == "error" and result.where else result.status
 
     return run
 
@@ -358,18 +366,19 @@ def score_step(
     grade: Optional[Grade] = None,
     workers: int = 2,
     on_mutant: Callable[[Mutant, str], None] = lambda m, status: None,
+    built: Optional[tuple[str, list[Mutant]]] = None,
 ) -> StepScore:
-    """Grade every mutant of `step` (after its reference, which must pass) and count the survivors."""
+    """Grade every mutant of `step` (after its reference, which must pass) and count the survivors.
+
+    `built`: the step's (reference source, mutants) when the caller has already made them."""
     grade = grade or _grade_status(course)
     score = StepScore(step.id)
-    original, mutants = step_mutants(course, step)
+    original, mutants = built or step_mutants(course, step)
     score.generated = len(mutants)
     score.unused_equivalents = sorted(set(equivalents) - {m.key for m in mutants})
     with tempfile.TemporaryDirectory(prefix="mentor-mutate-") as tmp:
         ref_dir = Path(tmp) / "reference"
         ref_dir.mkdir()
-        import time
-
         start = time.perf_counter()
         status = grade(step, _write_submission(course, step, original, ref_dir), ref_dir, course.timeout_for(step))
         if status != "passed":
@@ -386,15 +395,19 @@ def score_step(
                 folder = Path(tmp) / f"m{i}"
                 folder.mkdir()
                 status = grade(step, _write_submission(course, step, mutant.source, folder), folder, timeout_s)
-                cache.put(key, status)
+                if status in REJECTED or status == "passed":
+                    cache.put(key, status)
             on_mutant(mutant, status)
             return status
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             statuses = list(pool.map(judge, enumerate(mutants)))
     for mutant, status in zip(mutants, statuses):
-        if status != "passed":
+        if status in REJECTED:
             score.killed += 1
+        elif status != "passed":
+            score.unjudged += 1
+            score.unjudged_mutants.append({"key": mutant.key, "status": status})
         elif mutant.key in equivalents:
             score.equivalent += 1
         else:
@@ -416,12 +429,13 @@ def mutate_course(
     cache = ResultCache(cache_path)
     scores = []
     for step in steps:
-        on_step(step, len(step_mutants(course, step)[1]))
-        scores.append(score_step(course, step, equivalents.get(step.id, {}), cache, grade, workers, on_mutant))
+        built = step_mutants(course, step)
+        on_step(step, len(built[1]))
+        scores.append(score_step(course, step, equivalents.get(step.id, {}), cache, grade, workers, on_mutant, built))
     return scores
 
 
 def totals(scores: list[StepScore]) -> dict:
-    out = {k: sum(getattr(s, k) for s in scores) for k in ("generated", "equivalent", "killed", "survived")}
+    out = {k: sum(getattr(s, k) for s in scores) for k in ("generated", "equivalent", "killed", "survived", "unjudged")}
     judged = out["generated"] - out["equivalent"]
     return {**out, "kill_rate": out["killed"] / judged if judged else None}

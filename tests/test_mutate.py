@@ -125,6 +125,26 @@ def test_an_interrupted_run_resumes_from_the_verdicts_it_kept(tmp_path):
     assert len(second) == 1 + score.generated - kept and score.killed == score.generated
 
 
+def test_a_grader_that_could_not_judge_a_mutant_is_no_kill_and_is_asked_again_next_run(tmp_path):
+    step = COURSE.step("p1.neuron.forward")
+    path = tmp_path / "mutants.json"
+    reference, mutants = step_mutants(COURSE, step)
+    disturbed = mutants[0].source  # e.g. the course changed under the seal while this one was graded
+
+    def grade(step, submission, cwd, timeout_s):
+        source = submission.read_text()
+        return "passed" if source == reference else "tampered" if source == disturbed else "failed"
+
+    score = score_step(COURSE, step, {}, ResultCache(path), grade, workers=1)
+    assert (score.unjudged, score.killed, score.survived) == (1, score.generated - 1, 0)
+    assert score.unjudged_mutants == [{"key": mutants[0].key, "status": "tampered"}]
+    assert score.kill_rate == (score.generated - 1) / score.generated  # counted against the rate until judged
+    assert len(json.loads(path.read_text())) == score.generated - 1  # its verdict was not kept
+    again = []
+    score_step(COURSE, step, {}, ResultCache(path), fake_grade(set(), again), workers=1)
+    assert len(again) == 2  # the reference and the unjudged mutant only
+
+
 def test_the_real_grader_kills_every_mutant_of_the_neuron_step(tmp_path, monkeypatch):
     monkeypatch.setenv("MENTOR_CACHE_DIR", str(tmp_path))
     result = runner.invoke(app, ["dev", "mutate", "p1.neuron.forward", "--json"])
