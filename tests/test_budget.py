@@ -13,8 +13,7 @@ def fast():
 
 
 def slow():
-    time.sleep(0.01)
-    return sum(range(2000))
+    return sum(range(200_000))  # 100x the work, on every clock
 
 
 def test_code_as_fast_as_the_reference_is_within_budget():
@@ -25,6 +24,32 @@ def test_deliberately_slow_code_fails_with_measured_and_allowed_figures():
     with pytest.raises(Misconception) as e:
         expect_within_ratio(slow, fast, 3.0, "a Python loop where a vectorised call belongs")
     assert "a Python loop" in e.value.why and "allowed 3.00x" in e.value.diff and "ratio" in e.value.diff
+
+
+def test_a_busy_machine_stretching_one_side_wall_time_fails_nobody(monkeypatch):
+    """Another process preempting the learner's runs inflates only wall time: the CPU-time ratio decides."""
+    import mentor.grading.budget as budget
+
+    real, calls = time.perf_counter, {"n": 0}
+
+    def preempted_wall_clock():  # every second reading ends a learner run; add 50 ms of someone else's work to it
+        calls["n"] += 1
+        return real() + 0.05 * ((calls["n"] + 2) // 4)
+
+    monkeypatch.setattr(budget, "_perf_counter", preempted_wall_clock)
+    mine, theirs = budget.compare_speed(fast, fast, repeat=7)
+    assert mine / theirs < 2.0
+    monkeypatch.setattr(budget, "_cuda_in_use", lambda: True)  # device work: CPU time says nothing, wall time only
+    calls["n"] = 0
+    mine, theirs = budget.compare_speed(fast, fast, repeat=7)
+    assert mine / theirs > 10
+
+
+def test_slow_code_is_slow_on_both_clocks_and_still_fails():
+    from mentor.grading.budget import compare_speed
+
+    mine, theirs = compare_speed(slow, fast, repeat=5)
+    assert mine / theirs > 20
 
 
 # -- the `budget` fixture inside a real grader process -----------------------------------------------
