@@ -1,0 +1,10 @@
+MISCONCEPTION = "returns the norm after clipping"
+
+
+def clip_grad_norm(parameters, max_norm, eps=1e-6):
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total = torch.sqrt(sum((g**2).sum() for g in grads))
+    if total > max_norm:
+        for g in grads:
+            g.mul_(max_norm / (total + eps))
+    return torch.sqrt(sum((g**2).sum() for g in grads))  # measured again, after clipping

@@ -1,0 +1,12 @@
+MISCONCEPTION = "the mask during decode hides cached keys"
+
+
+class CausalSelfAttention(CausalSelfAttention):
+    def forward(self, x, cache=None, layer=0):
+        B, T, C = x.shape
+        q, k, v = (split_heads(t, self.n_heads) for t in self.qkv(x).split(C, dim=2))
+        if cache is not None:
+            k, v = cache.append(layer, k, v)
+        S = k.size(2)
+        mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril()  # the usual causal mask, not shifted
+        return self.proj(merge_heads(scaled_dot_product_attention(q, k, v, mask)))

@@ -1,0 +1,22 @@
+MISCONCEPTION = "sums over everything"
+
+
+class LayerNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        var, mean = torch.var_mean(x, dim=-1, correction=0, keepdim=True)
+        rstd = torch.rsqrt(var + eps)
+        xhat = (x - mean) * rstd
+        ctx.save_for_backward(xhat, rstd, weight)
+        y = xhat if weight is None else xhat * weight
+        return y if bias is None else y + bias
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        xhat, rstd, weight = ctx.saved_tensors
+        rows = tuple(range(grad_out.dim() - 1))  # () for a 1-D x, and sum(dim=()) reduces every axis
+        dweight = (grad_out * xhat).sum(dim=rows) if ctx.needs_input_grad[1] else None
+        dbias = grad_out.sum(dim=rows) if ctx.needs_input_grad[2] else None
+        g = grad_out if weight is None else grad_out * weight
+        dx = rstd * (g - g.mean(-1, keepdim=True) - xhat * (g * xhat).mean(-1, keepdim=True))
+        return dx, dweight, dbias, None
