@@ -7,6 +7,7 @@ Exit codes: 0 success (for `check`: the grader passed), 1 a failed check or a re
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,10 +51,21 @@ class Session:
         try:
             return self.course.step(step_id)
         except KeyError:
-            _fail(f"unknown step {step_id!r}: `mentor list` shows the step ids", code=2)
+            close = similar_steps(self.course, step_id)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            _fail(f"unknown step {step_id!r}: {hint}`mentor list` shows the step ids", code=2)
 
     def exercise(self, step) -> Path:
         return self.ws.exercise_path(step)
+
+
+def similar_steps(course, text: str) -> list[str]:
+    """Step ids close to `text` (a typo, or the end of an id), closest first."""
+    import difflib
+
+    ids = [st.id for st in course.steps]
+    tails = [i for i in ids if text and i.endswith("." + text)]
+    return (tails + [i for i in difflib.get_close_matches(text, ids, n=3, cutoff=0.75) if i not in tails])[:3]
 
 
 def _fail(message: str, code: int = 1):
@@ -131,12 +143,47 @@ def _step_json(session: Session, step, state: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-def next() -> None:
+def next(as_json: JsonFlag = False) -> None:
     """Show where you are: the step, its concept, your task and the file to edit.
 
-    Example: mentor next
+    `mentor` alone does the same.
+
+    Examples: mentor next    mentor next --json
     """
-    _show_next(_session())
+    s = _session()
+    if as_json:
+        _print_json(_next_json(s))
+        return
+    _show_next(s)
+
+
+def _next_json(s: Session) -> dict:
+    from mentor.gating import current_step
+
+    states = s.states()
+    step = current_step(s.course, states)
+    if step is None:
+        return {"step": None, "done": True}
+    return {
+        "step": {**_step_json(s, step, states[step.id]), "objective": step.objective, "concept": step.concept, "task": step.task},
+        "done": False,
+        "checks_pending": _pending_checks(s, step) if states[step.id] == "passed" else [],
+        "hints": {"seen": s.records().of(step.id).hints_seen, "total": len(step.hints)},
+    }
+
+
+def show(step_id: StepArg = None) -> None:
+    """Show any step you have unlocked again: its concept, your task and the file to edit.
+
+    Examples: mentor show p1.neuron.forward    mentor show
+    """
+    s = _session()
+    step = s.step(step_id)
+    states = s.states()
+    _refuse_locked(s, step, states)
+    from mentor import ui
+
+    ui.render_step(s.course, step, states[step.id], s.ws.display(s.exercise(step)))
 
 
 def _show_next(s: Session) -> None:
@@ -202,14 +249,18 @@ def check(
             help="Grade under another machine's profile (e.g. cpu-8gb): its memory cap, threads and budgets.",
         ),
     ] = None,  # fmt: skip
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show what your code printed in every test, not only the failing ones.")] = False,
+    tracebacks: Annotated[bool, typer.Option("--tb", help="Show the full traceback of your code's frames for each exception.")] = False,
 ) -> None:
     """Run the hidden grader on your exercise file; after a pass, answer the reasoning checks.
 
     In a terminal the reasoning checks are asked interactively; in scripts pass them with
     --answer CHECK=VALUE. Exit code 0 only when the grader passed. Budgets (speed, memory) are
     graded for this machine's profile, or for --target / the workspace's `target` setting.
+    What your code prints is shown under each failing test (all of it with -v; in --json as each
+    test's `output` and `warnings`).
 
-    Examples: mentor check    mentor check p1.neuron.forward --answer flops=VALUE
+    Examples: mentor check    mentor check -v --tb    mentor check p1.neuron.forward --answer flops=VALUE
     """
     from mentor.grading.runner import GraderWorker, GradingInterrupted, grade
 
@@ -229,7 +280,8 @@ def check(
         progress._sqlite_utils()
 
     try:
-        result = grade(req, while_running=warm_up, worker=worker)
+        with _grading_status(step, req, enabled=not as_json) as on_progress:
+            result = grade(req, while_running=warm_up, worker=worker, on_progress=on_progress)
     except GradingInterrupted as stop:
         s.store.record_attempt(step.id, stop.result, profile=req.profile, version=__version__)
         _fail(stop.result.message, code=130)
@@ -242,9 +294,9 @@ def check(
             {
                 **_step_json(s, step, state),
                 "passed": result.passed,
-                **{k: v for k, v in result.to_dict().items() if k in ("status", "message", "duration_s", "where")},
+                **{k: v for k, v in result.to_dict().items() if k in ("status", "message", "duration_s", "where", "line", "column")},
                 "tests": [
-                    {k: getattr(t, k) for k in ("name", "doc", "outcome", "kind", "message", "diff", "where")}
+                    {k: getattr(t, k) for k in ("name", "doc", "outcome", "kind", "message", "diff", "where", "line", "output", "warnings", "traceback")}
                     for t in result.tests
                 ],
                 "profile": req.profile,
@@ -259,11 +311,40 @@ def check(
         raise SystemExit(0 if result.passed else 1)
     from mentor import ui
 
-    ui.render_result(step, result, s.ws.display(req.submission))
+    ui.render_result(step, result, s.ws.display(req.submission), verbose=verbose, tracebacks=tracebacks)
     if not result.passed:
         ui.console.print("Fix it and run [bold]mentor check[/] again; [bold]mentor hint[/] gives a nudge.")
         raise SystemExit(1)
     _ask_checks(s, step, answers or [])
+
+
+@contextmanager
+def _grading_status(step, req, enabled: bool):
+    """On a terminal, a spinner while the grader runs: tests done of all, the one running, time against
+    the limit. Yields the grader's progress callback (None elsewhere: nothing to show, nothing polled)."""
+    from mentor import ui
+
+    if not enabled or not ui.console.is_terminal:
+        yield None
+        return
+    import time
+
+    from rich.text import Text
+
+    start = time.monotonic()
+
+    def line(report=None) -> Text:
+        total = len(report.collected) if report and report.collected else 0
+        done = len(report.results) if report else 0
+        running = report.doc_of(report.started[-1]) if report and report.started and done < total else ""
+        counter = f"{done}/{total} tests" if total else "starting the grader"
+        return Text.assemble(
+            (f"Grading {step.id}", "bold"), f"  {counter}", (f"  · {running}" if running else "", "cyan"),
+            (f"  {time.monotonic() - start:.0f}s of {req.timeout_s:g}s", "dim"),
+        )  # fmt: skip
+
+    with ui.console.status(line(), spinner="dots") as status:
+        yield lambda report: status.update(line(report))
 
 
 def _grade_request(s: Session, step, target: Optional[str]):
@@ -598,13 +679,11 @@ def answer(
     _ask_checks(s, step, answers or [])
 
 
-def hint(step_id: StepArg = None) -> None:
+def hint(step_id: StepArg = None, as_json: JsonFlag = False) -> None:
     """Show the next hint tier for a step (cheapest first); every hint is recorded.
 
-    Example: mentor hint
+    Examples: mentor hint    mentor hint p1.neuron.forward --json
     """
-    from mentor import ui
-
     s = _session()
     step = s.step(step_id)
     _refuse_locked(s, step, s.states())
@@ -612,16 +691,31 @@ def hint(step_id: StepArg = None) -> None:
     tier = min(seen + 1, len(step.hints))
     if tier > seen:
         s.store.record_hint(step.id, tier)
+    if as_json:
+        _print_json({"step": step.id, "tier": tier, "tiers": len(step.hints), "new": tier > seen, "hints": step.hints[:tier]})
+        return
+    _show_hints(step, tier, seen)
+
+
+def _show_hints(step, tier: int, seen: int, last_note: bool = True) -> None:
+    """Hints 1..tier, the newest in bold; `seen` is how many had been seen before."""
+    from mentor import ui
+
     for i in range(tier):
         style = "bold" if i == tier - 1 else "dim"
         ui.labelled(f"Hint {i + 1}/{len(step.hints)}:", style, step.hints[i])
-    if tier == len(step.hints) and seen == tier:
+    if last_note and tier == len(step.hints) and seen == tier:
         ui.console.print("[dim]That was the last hint; `mentor ask` looks at your last check.[/]")
 
 
 def ask(
-    step_id: StepArg = None,
+    step_id: Annotated[
+        Optional[str],
+        typer.Argument(metavar="[STEP] [QUESTION]", help="A step id (default: your current step), or your question.", show_default=False),
+    ] = None,
+    words: Annotated[Optional[List[str]], typer.Argument(hidden=True, show_default=False)] = None,
     question: Annotated[Optional[str], typer.Option("--question", "-q", help="What you are stuck on (asked for in a terminal when left out).")] = None,
+    spend_hint: Annotated[bool, typer.Option("--hint", help="Offline, also take the next hint tier (recorded as a hint).")] = False,
     check_connection: Annotated[bool, typer.Option("--check-connection", help="Only say whether the tutor endpoint answers, and with which model.")] = False,
     no_log: Annotated[bool, typer.Option("--no-log", help="Keep this question and its answer out of progress.db.")] = False,
     contest: Annotated[Optional[str], typer.Option("--contest", metavar="CHECK", help="Have your last answer to a free-text check judged again.")] = None,
@@ -632,7 +726,9 @@ def ask(
     table in mentor.toml (the environment wins). Without one, or when it fails, the answer comes from
     your last check and the next hint. Ctrl-C stops an answer and keeps what arrived.
 
-    Examples: mentor ask -q "why is my softmax nan?"    mentor ask --check-connection
+    Offline, the answer comes from your last check and the hints you have seen; --hint takes the next one.
+
+    Examples: mentor ask "why is my softmax nan?"    mentor ask p2.attention.sdpa "which axis?"    mentor ask --check-connection
     """
     import re
 
@@ -642,6 +738,7 @@ def ask(
     from mentor.gating import MASTERED
 
     s = _session()
+    step_id, question = _step_and_question(s, step_id, words or [], question)
     try:
         config = tutor.load_config(s.ws.root)
     except tutor.TutorConfigError as e:
@@ -688,7 +785,14 @@ def ask(
         ui.console.print(Text(f"Tutor offline: {reply.offline_reason}. Answering from your last check and the hints.", style="dim"))
         for line, style in tutor.offline_feedback(grounding):
             ui.console.print(Text(line, style=style))
-        hint(step.id)
+        seen = s.records().of(step.id).hints_seen
+        if spend_hint and seen < len(step.hints):
+            s.store.record_hint(step.id, seen + 1)
+            _show_hints(step, seen + 1, seen)
+        elif seen:
+            _show_hints(step, seen, seen, last_note=False)
+        if not spend_hint and seen < len(step.hints):
+            ui.console.print(Text(f"`mentor ask --hint` or `mentor hint` shows hint {seen + 1}/{len(step.hints)} (recorded).", style="dim"))
         return
     for note in reply.notes:
         ui.console.print()
@@ -697,6 +801,23 @@ def ask(
         ui.console.print(Text("Stopped: what arrived is kept" + (" in progress.db." if log else "."), style="dim"))
         raise SystemExit(130)
     ui.console.print(Text(f"{reply.model} · {reply.duration_s:.1f}s" + ("" if log else " · not logged"), style="dim"))
+
+
+def _step_and_question(s: Session, first: Optional[str], rest: list[str], question: Optional[str]):
+    """`mentor ask [STEP] [QUESTION...]`: a first word that is no step id starts the question.
+    A near miss of a step id with nothing after it is taken for a typo (exit 2, with the ids it resembles)."""
+    ids = {st.id for st in s.course.steps}
+    if first is None or first in ids:
+        words = rest
+    elif not rest and " " not in first and similar_steps(s.course, first):
+        s.step(first)  # exits 2: unknown step, did you mean ...
+    else:
+        first, words = None, [first, *rest]
+    if words:
+        if question is not None:
+            _fail("give the question once: as words after the step, or with --question", code=2)
+        question = " ".join(words)
+    return first, question
 
 
 def progress(as_json: JsonFlag = False) -> None:
@@ -829,22 +950,61 @@ def _reset_from_backups(s: Session, backups: list, which: Optional[str], undo: b
     ui.console.print(Text("Done." + (f" The file it replaced is kept in {s.ws.display(kept.copy)}." if kept else "")))
 
 
-def solution(step_id: Annotated[str, typer.Argument(help="A step you have mastered.")]) -> None:
+def solution(
+    step_id: Annotated[
+        Optional[str],
+        typer.Argument(help="A step you have mastered (default: your current step, else the last one you mastered).", show_default=False),
+    ] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="Show how the reference differs from your file, as a unified diff.")] = False,
+) -> None:
     """Show the reference solution of a step, once you have mastered it.
 
-    Example: mentor solution p1.neuron.forward
-    """
-    from rich.syntax import Syntax
+    In a terminal it is highlighted with line numbers; piped or redirected it is the file as it is,
+    every line whole.
 
+    Examples: mentor solution    mentor solution p1.neuron.forward --diff    mentor solution > ref.py
+    """
     from mentor import ui
     from mentor.gating import MASTERED
 
     s = _session()
-    step = s.step(step_id)
-    if s.states()[step.id] != MASTERED:
+    states = s.states()
+    if step_id is None:
+        step = _solution_default(s, states)
+    else:
+        step = s.step(step_id)
+    if states[step.id] != MASTERED:
         _fail(f"the solution of {step.id} opens once you have mastered it (grader passed, checks answered)")
     path = s.course.content_root / step.solution
-    ui.console.print(Syntax(path.read_text(encoding="utf-8"), "python", line_numbers=True))
+    text = path.read_text(encoding="utf-8")
+    if diff:
+        import difflib
+
+        mine = s.exercise(step)
+        theirs = mine.read_text(encoding="utf-8", errors="replace") if mine.is_file() else ""
+        text = "".join(difflib.unified_diff(
+            theirs.splitlines(keepends=True), text.splitlines(keepends=True),
+            fromfile=f"{s.ws.display(mine)} (yours)", tofile=f"{step.solution} (reference)",
+        ))  # fmt: skip
+        if not text:
+            ui.console.print(f"Your {s.ws.display(mine)} is the reference, line for line.", highlight=False)
+            return
+    if not ui.console.is_terminal:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from rich.syntax import Syntax
+
+    ui.console.print(Syntax(text, "diff" if diff else "python", line_numbers=not diff, word_wrap=True))
+
+
+def _solution_default(s: Session, states: dict):
+    """The step you mastered last in course order: the current step is never mastered yet."""
+    from mentor.gating import MASTERED
+
+    mastered = [st for st in s.course.steps if states[st.id] == MASTERED]
+    if not mastered:
+        _fail("no step is mastered yet: a solution opens once you have mastered its step (`mentor next` shows where you are)")
+    return mastered[-1]
 
 
 def hardware(as_json: JsonFlag = False) -> None:
@@ -1219,6 +1379,31 @@ def mutate(
     raise SystemExit(1 if total["survived"] or total["unjudged"] or any(s.error for s in scores) else 0)
 
 
+def _complete_step(incomplete: str) -> list[str]:
+    """Step ids for the shell's completion."""
+    from mentor.curriculum import load_course
+    from mentor.paths import content_root
+
+    return [st.id for st in load_course(content_root()).steps if st.id.startswith(incomplete)]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"mentor {__version__}\n")
+        raise typer.Exit()
+
+
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_show_version, is_eager=True, help="Show mentor's version and exit.")
+    ] = False,
+) -> None:
+    """`mentor` alone is `mentor next`."""
+    if ctx.invoked_subcommand is None:
+        next(as_json=False)
+
+
 def build_app():
     """The Typer application: every command with its options, for any command line but the plainest."""
     global typer, JsonFlag, StepArg
@@ -1227,17 +1412,22 @@ def build_app():
     JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of the rich view.")]
     StepArg = Annotated[
         Optional[str],
-        typer.Argument(help="Step id (see `mentor list`); default: your current step.", show_default=False),
+        typer.Argument(help="Step id (see `mentor list`); default: your current step.", show_default=False, autocompletion=_complete_step),
     ]
     app = typer.Typer(
+        name="mentor",
         help="An interactive, auto-graded course: from a NumPy neuron to your own GPT.\n\n"
-        "Start with `mentor next`, edit the file it names, then `mentor check`.",
+        "Start with `mentor next` (or just `mentor`), edit the file it names, then `mentor check`.\n\n"
+        "Example: mentor init ~/llm-course && cd ~/llm-course && mentor",
         no_args_is_help=False,
-        add_completion=False,
+        invoke_without_command=True,
+        add_completion=True,
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
-    commands = (next, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, export, update, repair, init)
+    app.callback()(_user_errors()(_root))
+    commands = (next, show, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, export, update, repair, init)
     for command in commands:
         app.command("list" if command is list_steps else None)(_user_errors()(command))
     app.command("import", help="Same as `mentor restore`: records and code from `mentor export`.")(_user_errors()(restore))
@@ -1261,7 +1451,7 @@ def _fast_call(argv: list[str]):
     `mentor next`. Any other form, `--help` included, goes through Typer as usual.
     """
     if not argv:
-        return None
+        return next
     name, rest = argv[0], argv[1:]
     as_json = "--json" in rest
     args = [a for a in rest if a != "--json"]
@@ -1269,11 +1459,11 @@ def _fast_call(argv: list[str]):
         return None
     step_id = args[0] if args else None
     return {
-        "next": None if as_json else lambda: next(),
+        "next": lambda: next(as_json=as_json),
         "list": lambda: list_steps(as_json=as_json),
         "progress": lambda: progress(as_json=as_json),
-        "check": lambda: check(step_id=step_id, as_json=as_json, answers=None, target=None),
-        "hint": None if as_json else lambda: hint(step_id=step_id),
+        "check": lambda: check(step_id=step_id, as_json=as_json, answers=None, target=None, verbose=False, tracebacks=False),
+        "hint": lambda: hint(step_id=step_id, as_json=as_json),
     }.get(name)
 
 
@@ -1284,15 +1474,29 @@ def main(prestarted=None) -> None:
     if prestarted is not None:
         _prestarted.append(prestarted)
     try:
-        fast = _fast_call(sys.argv[1:])
+        completing = any(name.endswith("_COMPLETE") for name in os.environ)  # a shell asks Typer for completions
+        fast = None if completing else _fast_call(sys.argv[1:])
         if fast is None:
-            build_app()()
+            build_app()(prog_name="mentor")
         else:
             with _user_errors():
                 fast()
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(130)
+    except BrokenPipeError:  # `mentor list --json | head`: the reader has what it wanted
+        _quiet_stdout()
+        sys.exit(1)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing what is left at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -148,13 +148,20 @@ def test_hints_come_tier_by_tier_and_are_recorded(ws):
     assert json.loads(mentor("progress", "--json").output)["phases"][0]["hints"] == 2
 
 
-def test_ask_offline_uses_the_last_check_and_the_next_hint(ws):
+def test_ask_offline_uses_the_last_check_and_spends_a_hint_only_when_asked(ws):
     solve(ws, FIRST)
     path = ws / "exercises/phase1/neuron.py"
     path.write_text(path.read_text().replace("x @ w + b", "x @ w"))
     mentor("check")
+    hints = lambda: json.loads(mentor("progress", "--json").output)["phases"][0]["hints"]  # noqa: E731
     result = mentor("ask", "--question", "why?")
-    assert result.exit_code == 0 and "bias is missing" in result.output and "Hint 1/3" in result.output
+    assert result.exit_code == 0 and "bias is missing" in result.output and "Hint 1/3:" not in result.output
+    assert "`mentor ask --hint` or `mentor hint` shows hint 1/3 (recorded)" in result.output and hints() == 0
+    result = mentor("ask", "--hint", "--question", "why?")
+    assert result.exit_code == 0 and "bias is missing" in result.output and "Hint 1/3:" in result.output
+    assert hints() == 1
+    again = mentor("ask", "--question", "why?").output
+    assert "Hint 1/3:" in again and "hint 2/3" in again and hints() == 1  # what was seen is shown again, free
 
 
 def test_progress_reports_per_phase(ws):

@@ -1,8 +1,10 @@
 """Every grader accepts its reference, reads the untouched stub as not started, and rejects each
 known-wrong implementation in tests/known_wrong/<step>/ with the message of its misconception.
 
-Grader runs are subprocesses that mostly wait on imports, so they are graded two at a time, once
-for the whole module; each test then asserts on its own result.
+Grader runs are subprocesses that mostly wait on imports, so they are graded two at a time, in two
+batches; each test then asserts on its own result. The everyday suite grades every step's reference,
+stub, a learner's copy and the first case of its catalogue; the rest of the catalogue and the correct
+alternatives are the slow sweep (`pytest -m slow`, run by CI).
 """
 
 import functools
@@ -29,6 +31,7 @@ COURSE = load_course(content_root())
 STEPS = COURSE.steps
 CASES = [(s, c) for s in STEPS for c in known_wrong_cases(COURSE, s)]
 ALTERNATIVES = [(s, path) for s in STEPS for path in correct_alternatives(COURSE, s)]
+FIRST = {s.id: cases[0].name for s in STEPS if (cases := known_wrong_cases(COURSE, s))}  # in the everyday suite
 MIN_KNOWN_WRONG = 3
 WORKERS = 2
 
@@ -61,13 +64,38 @@ def _grade(job):
         return grade_file(COURSE, step, compose_known_wrong(COURSE, step, case, Path(tmp)), Path(tmp))
 
 
+def _everyday(step, case) -> bool:
+    return isinstance(case, str) or (not isinstance(case, Path) and FIRST.get(step.id) == case.name)
+
+
+def _jobs() -> list:
+    jobs = [(s, "solution") for s in STEPS] + [(s, "stub") for s in STEPS] + [(s, "learner-copy") for s in STEPS]
+    return jobs + CASES + ALTERNATIVES
+
+
 @functools.cache
-def results() -> dict:
-    jobs = [(s, "solution") for s in STEPS] + [(s, "stub") for s in STEPS] + CASES + ALTERNATIVES
-    jobs += [(s, "learner-copy") for s in STEPS]
+def _batch(everyday: bool) -> dict:
+    jobs = [(s, c) for s, c in _jobs() if _everyday(s, c) == everyday]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         graded = list(pool.map(_grade, jobs))
     return {(s.id, _case_name(c)): r for (s, c), r in zip(jobs, graded)}
+
+
+class _Results:
+    """results()[step_id, case]: graded with the rest of its batch on first use."""
+
+    def __getitem__(self, key):
+        batch = _batch(True)
+        return batch[key] if key in batch else _batch(False)[key]
+
+
+def results() -> _Results:
+    return _Results()
+
+
+def _slow_unless_first(step, case):
+    marks = () if _everyday(step, case) else (pytest.mark.slow,)
+    return pytest.param(step, case, id=f"{step.id}/{case.name}", marks=marks)
 
 
 def _case_name(case) -> str:
@@ -99,7 +127,7 @@ def test_every_step_keeps_a_catalogue_of_known_wrong_implementations(step):
     assert len(known_wrong_cases(COURSE, step)) >= MIN_KNOWN_WRONG
 
 
-@pytest.mark.parametrize("step,case", CASES, ids=[f"{s.id}/{c.name}" for s, c in CASES])
+@pytest.mark.parametrize("step,case", [_slow_unless_first(s, c) for s, c in CASES])
 def test_known_wrong_implementation_is_rejected_with_its_misconception(step, case):
     result = results()[step.id, case.name]
     assert result.status == "failed", (result.status, result.message)
@@ -107,6 +135,7 @@ def test_known_wrong_implementation_is_rejected_with_its_misconception(step, cas
     assert rejection_matches(result, case.misconception), messages
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step,path", ALTERNATIVES, ids=[f"{s.id}/{p.stem}" for s, p in ALTERNATIVES])
 def test_a_correct_alternative_implementation_passes(step, path):
     result = results()[step.id, f"correct:{path.stem}"]

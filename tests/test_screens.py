@@ -37,8 +37,8 @@ def listed(monkeypatch, width: int, course=COURSE, attempts=None) -> tuple[list[
     return shown(monkeypatch, width, ui.render_list, course, states, Records(attempts)), states, attempts
 
 
-def rows_of(lines: list[str], course) -> dict[str, list[str]]:
-    """Each step's lines: the one that names it, and the wrapped ones under it."""
+def rows_of(lines: list[str], course, indent: int = 10) -> dict[str, list[str]]:
+    """Each step's lines: the one that names it, and the wrapped ones under it (indented `indent` or more)."""
     rows, current = {}, None
     ids = {s.id for s in course.steps}
     for line in lines:
@@ -46,7 +46,7 @@ def rows_of(lines: list[str], course) -> dict[str, list[str]]:
         if len(fields) > 1 and fields[1] in ids:
             current = fields[1]
             rows[current] = [line]
-        elif current and line.startswith(" " * 10):
+        elif current and line.startswith(" " * indent):
             rows[current].append(line)
         else:
             current = None
@@ -73,7 +73,7 @@ def test_a_wide_terminal_shows_each_step_on_one_line_in_course_order(monkeypatch
         assert f"Phase {phase.number} · {phase.title}  {mastered}/{total}" in lines
 
 
-@pytest.mark.parametrize("width", [80, 66])
+@pytest.mark.parametrize("width", [80, 72])
 def test_a_narrow_terminal_wraps_titles_and_keeps_ids_states_and_counts_whole(monkeypatch, width):
     lines, states, attempts = listed(monkeypatch, width)
     assert all(cell_len(line) <= width for line in lines)
@@ -88,6 +88,20 @@ def test_a_narrow_terminal_wraps_titles_and_keeps_ids_states_and_counts_whole(mo
         assert first[state_at:].split() == [states[s.id], *([str(attempts[s.id])] if attempts[s.id] else [])]
         assert all(not line[:title_at].strip() and not line[state_at:].strip() for line in more)
         assert _letters(line[title_at:state_at] for line in rows[s.id]) == _letters([s.title])
+        assert " ".join(line[title_at:state_at].strip() for line in rows[s.id]).split() == s.title.split()  # words whole
+
+
+@pytest.mark.parametrize("width", [66, 60])
+def test_a_terminal_too_narrow_for_a_title_column_puts_each_title_under_its_id_with_words_whole(monkeypatch, width):
+    lines, states, attempts = listed(monkeypatch, width)
+    assert all(cell_len(line) <= width for line in lines) and not any("…" in line for line in lines)
+    assert next(line for line in lines if "step" in line.split()).split() == ["step", "state", "attempts"]
+    rows = rows_of(lines, COURSE, indent=5)
+    assert list(rows) == [s.id for s in COURSE.steps]
+    for s in COURSE.steps:
+        first, *title = rows[s.id]
+        assert first.split() == [ui.STATE_MARK[states[s.id]], s.id, states[s.id], *([str(attempts[s.id])] if attempts[s.id] else [])]
+        assert " ".join(title).split() == s.title.split()
 
 
 def test_attempts_line_up_on_the_right(monkeypatch):
@@ -114,13 +128,21 @@ def test_titles_are_shown_as_written_never_read_as_markup(monkeypatch):
         assert all(cell_len(line) <= width for line in lines) and lines[0].startswith("A course [/]")
 
 
-def test_progress_fits_the_terminal_and_shows_every_figure(monkeypatch):
-    phases = [
+def _phases():
+    return [
         PhaseSummary(number=p.number, title=p.title, total=9 + p.number, mastered=p.number, attempts=123 * p.number,
                      hints=4 * p.number, questions=p.number, seconds=3725.0 * p.number)
         for p in COURSE.phases
     ]  # fmt: skip
-    for width in (200, 80, 64):
+
+
+def _figures(p) -> list[str]:
+    return [f"{p.mastered}/{p.total}", str(p.attempts), str(p.hints), str(p.questions), ui._duration(p.seconds)]
+
+
+def test_progress_fits_the_terminal_and_shows_every_figure(monkeypatch):
+    phases = _phases()
+    for width in (200, 80):
         lines = shown(monkeypatch, width, ui.render_progress, COURSE, phases, COURSE.steps[3])
         table = lines[: next(n for n, line in enumerate(lines) if line.startswith("Next: "))]
         assert table[0] == "Progress" and table[1].split() == ["phase", "mastered", "attempts", "hints", "questions", "time"]
@@ -131,6 +153,19 @@ def test_progress_fits_the_terminal_and_shows_every_figure(monkeypatch):
             first, *more = table[start:end]
             label, bar, *figures = re.split(r" {2,}|(?<=[█░]) ", first.strip())
             assert bar == ui._bar(p.mastered, p.total)
-            assert figures == [f"{p.mastered}/{p.total}", str(p.attempts), str(p.hints), str(p.questions), ui._duration(p.seconds)]
+            assert figures == _figures(p)
             assert _letters([label, *more]) == _letters([f"{p.number} · {p.title}"])
         assert COURSE.steps[3].id in " ".join(lines[len(table) :])
+
+
+@pytest.mark.parametrize("width", [64, 60])
+def test_narrow_progress_puts_each_phase_title_above_its_figures_and_hides_none(monkeypatch, width):
+    phases = _phases()
+    lines = shown(monkeypatch, width, ui.render_progress, COURSE, phases, COURSE.steps[3])
+    table = lines[: next(n for n, line in enumerate(lines) if line.startswith("Next: "))]
+    assert all(cell_len(line) <= width for line in table) and not any("…" in line for line in table)
+    assert table[1].split() == ["mastered", "attempts", "hints", "questions", "time"]
+    for p in phases:
+        at = table.index(f"  {p.number} · {p.title}")  # the whole title on one line of its own
+        bar, *figures = table[at + 1].split()
+        assert bar == ui._bar(p.mastered, p.total) and figures == _figures(p)

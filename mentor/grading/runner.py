@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -26,6 +27,9 @@ from mentor.paths import GRADERS_DIR
 
 OUTPUT_CAP_BYTES = 32 << 20  # what the grader process may write to any file, its output included
 OUTPUT_SHOWN_BYTES = 4000
+PROGRESS_EVERY_S = 0.1  # how often a caller watching the grader hears how far it got
+STACK_SIGNAL = signal.SIGUSR1  # asks a grader at its time limit for its stack (the plugin's handler)
+STACK_WAIT_S = 1.0  # how long a grader at its time limit gets to write its stack before it is killed
 
 STATUS_MESSAGES = {
     "passed": "All tests passed.",
@@ -47,6 +51,9 @@ class TestResult:
     where: str = ""
     line: str = ""
     duration: float = 0.0
+    output: str = ""  # what the learner's code printed or logged during this test (capped)
+    warnings: list[dict] = field(default_factory=list)  # what Python warned about during this test: message, where
+    traceback: list[dict] = field(default_factory=list)  # the learner's frames, outermost first: where, function, line
 
 
 @dataclass
@@ -56,8 +63,10 @@ class GradeResult:
     tests: list[TestResult] = field(default_factory=list)
     duration_s: float = 0.0
     output: str = ""
-    where: str = ""  # file:line of a syntax or import error
+    where: str = ""  # file:line of a syntax or import error, or of the line running at a time limit
     line: str = ""
+    column: int = 0  # where a caret goes under `line` (1-based; 0: no caret)
+    end_column: int = 0
     measurements: list[dict] = field(default_factory=list)  # budget figures the grader took
 
     @property
@@ -110,8 +119,9 @@ class GraderWorker:
     def __init__(self, prestarted=None):
         self.proc, self.output = prestarted or spawn_worker()
 
-    def send(self, req: GradeRequest, report_path: Path, key: bytes, values: Path) -> None:
+    def send(self, req: GradeRequest, report_path: Path, key: bytes, values: Path, stacks: Path) -> None:
         env = {
+            "MENTOR_STACKS": str(stacks),
             seal.SEAL_ENV: str(values),
             "MENTOR_SUBMISSION": str(req.submission),
             "MENTOR_REFERENCE": str(req.reference),
@@ -151,11 +161,12 @@ def _kill_tree(proc: WorkerProcess) -> None:
     proc.wait()
 
 
-def grade(req: GradeRequest, while_running=None, worker: Optional[GraderWorker] = None) -> GradeResult:
+def grade(req: GradeRequest, while_running=None, worker: Optional[GraderWorker] = None, on_progress=None) -> GradeResult:
     """Grade `req.submission` on `worker` (a new one if none was started ahead).
 
-    `while_running` is called once the job is sent, to overlap the caller's work with grading. A
-    pass is confirmed against the sealed record of the reference's run (see seal.py).
+    `while_running` is called once the job is sent, to overlap the caller's work with grading;
+    `on_progress(report)`, when given, every PROGRESS_EVERY_S while the grader runs, with the
+    report so far. A pass is confirmed against the sealed record of the reference's run (see seal.py).
     """
     start = time.perf_counter()
     trusted = _same_file(req.submission, req.reference)
@@ -163,7 +174,7 @@ def grade(req: GradeRequest, while_running=None, worker: Optional[GraderWorker] 
         values = Path(tmp) / "values"
         values.mkdir()
         sealed = _Preload(req)  # finds the sealed record while the grader runs
-        report, returncode, timed_out, output = _run(req, Path(tmp), values, while_running, worker, start)
+        report, returncode, timed_out, output = _run(req, Path(tmp), values, while_running, worker, start, on_progress)
         result = verdict(report, returncode, timed_out, req, output)
         result.measurements = report.measurements
         if result.passed and trusted:
@@ -182,19 +193,19 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _run(req, tmp: Path, values: Path, while_running, worker, start: float):
+def _run(req, tmp: Path, values: Path, while_running, worker, start: float, on_progress=None):
     """One grader process, start to end: its report, exit status, whether it timed out, its output."""
     worker = worker or GraderWorker()
     proc, key, timed_out = worker.proc, os.urandom(32), False
-    report_path = tmp / "report.jsonl"
+    report_path, stacks = tmp / "report.jsonl", tmp / "stacks.txt"
     with worker.output as out:
-        worker.send(req, report_path, key, values)
+        worker.send(req, report_path, key, values, stacks)
         try:
             if while_running:
                 while_running()
-            proc.wait(timeout=max(0.1, req.timeout_s - (time.perf_counter() - start)))
-        except WorkerTimeout:
-            timed_out = True
+            timed_out = _wait(proc, start + req.timeout_s, lambda: on_progress(read_report(report_path, key)) if on_progress else None)
+            if timed_out:
+                _ask_for_stack(proc, stacks, report_path)
         except KeyboardInterrupt:
             _kill_tree(proc)
             result = GradeResult(
@@ -206,7 +217,70 @@ def _run(req, tmp: Path, values: Path, while_running, worker, start: float):
             raise GradingInterrupted(result) from None
         _kill_tree(proc)  # on a timeout, and anything the learner's code left running in the group
         output = _read_output(out)
-    return read_report(report_path, key), proc.returncode, timed_out, output
+    report = read_report(report_path, key)
+    if timed_out:
+        report.stack = _read_stack(stacks)
+    return report, proc.returncode, timed_out, output
+
+
+def _wait(proc: WorkerProcess, deadline: float, tick) -> bool:
+    """Wait for the grader to end by `deadline` (perf_counter time); True when it did not. With a
+    `tick`, wake every PROGRESS_EVERY_S to call it; the end is still seen the moment it comes."""
+    while True:
+        left = deadline - time.perf_counter()
+        try:
+            proc.wait(timeout=max(0.1 if tick is None else 0.01, left if tick is None else min(left, PROGRESS_EVERY_S)))
+            return False
+        except WorkerTimeout:
+            if time.perf_counter() >= deadline:
+                return True
+            if tick is not None:
+                tick()
+
+
+def _ask_for_stack(proc: WorkerProcess, stacks: Path, report: Path) -> None:
+    """Signal the grader to write where every thread is (see the plugin), and give it a moment to."""
+    try:
+        os.kill(proc.pid, STACK_SIGNAL)
+    except ProcessLookupError:
+        return
+    until = time.perf_counter() + STACK_WAIT_S
+    while time.perf_counter() < until:
+        try:
+            if stacks.stat().st_size:  # written in one go by a C signal handler
+                break
+        except OSError:
+            pass
+        time.sleep(0.02)
+    until = min(until, time.perf_counter() + 0.3)
+    while time.perf_counter() < until:  # then the output so far, once the interpreter is back in Python
+        try:
+            if b'"output_so_far"' in report.read_bytes():
+                return
+        except OSError:
+            pass
+        time.sleep(0.02)
+
+
+def _read_stack(stacks: Path) -> str:
+    try:
+        return stacks.read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return ""
+
+
+_STACK_FRAME = re.compile(r'^\s*File "(?P<file>.*)", line (?P<line>\d+) in (?P<function>\S+)')
+
+
+def learner_line_in_stack(stack: str, submission: Path) -> Optional[tuple[str, int]]:
+    """The innermost frame in the learner's file of a stack dump: (path, line), or None.
+    A thread that runs the learner's code comes first; within it, the most recent frame."""
+    target = os.path.realpath(submission)
+    for block in re.split(r"\n(?=\S)", stack):
+        for m in map(_STACK_FRAME.match, block.splitlines()):  # most recent call first
+            if m and os.path.realpath(m["file"]) == target:
+                return str(submission), int(m["line"])
+    return None
 
 
 class _Preload:
@@ -282,6 +356,13 @@ class Report:
     keyboard_interrupt: Optional[str] = None  # where the learner's code raised it, if it did
     measurements: list[dict] = field(default_factory=list)
     seals: list[dict] = field(default_factory=list)  # the values each comparison wrote (seal.py)
+    docs: dict[str, str] = field(default_factory=dict)  # nodeid: what the learner reads for it
+    warnings: dict[str, list[dict]] = field(default_factory=dict)  # nodeid: warnings raised while it ran
+    stack: str = ""  # the grader's stack dump at a time limit
+    output_so_far: dict[str, str] = field(default_factory=dict)  # nodeid: what it printed before the time limit
+
+    def doc_of(self, nodeid: str) -> str:
+        return self.docs.get(nodeid) or _short(nodeid)
 
     def tests(self) -> list[TestResult]:
         names = self.collected or list(self.results)
@@ -289,9 +370,11 @@ class Report:
         for nodeid in names:
             r = self.results.get(nodeid)
             if r is None:
-                out.append(TestResult(name=_short(nodeid), outcome="missing", kind="missing", message="did not finish"))
+                out.append(TestResult(name=_short(nodeid), outcome="missing", doc=self.docs.get(nodeid, ""), kind="missing", message="did not finish"))
             else:
                 out.append(TestResult(**{k: v for k, v in r.items() if k in TestResult.__dataclass_fields__}))
+            if nodeid in self.warnings:
+                out[-1].warnings = list(self.warnings[nodeid])
         return out
 
     @property
@@ -319,10 +402,16 @@ def read_report(path: Path, key: bytes) -> Report:
         record = json.loads(body)
         if "collected" in record and report.collected is None:
             report.collected = list(record["collected"])
+            report.docs = {k: v for k, v in (record.get("docs") or {}).items() if v}
         elif "result" in record:
             report.results[record["result"]["id"]] = record["result"]
         elif "started" in record:
             report.started.append(record["started"])
+        elif "output_so_far" in record:
+            report.output_so_far[record["output_so_far"]["id"]] = record["output_so_far"]["output"]
+        elif "warning" in record:
+            w = record["warning"]
+            report.warnings.setdefault(w["id"], []).append({"message": w["message"], "where": w["where"]})
         elif "seal" in record:
             report.seals.append(record["seal"])
         elif "measurement" in record:
@@ -338,13 +427,7 @@ def verdict(report: Report, returncode: int, timed_out: bool, req: GradeRequest,
     tests = report.tests()
     file = req.submission.name
     if timed_out:
-        running = f" (it was in test {report.last_started})" if report.last_started else ""
-        return GradeResult(
-            "timeout",
-            f"Your code in {file} ran longer than the {req.timeout_s:g}s limit{running}: look for a loop "
-            "that never ends or work that grows much faster than the input.",
-            tests, output=output,
-        )  # fmt: skip
+        return _timed_out(report, tests, req, output)
     if report.forged:
         return GradeResult(
             "tampered",
@@ -354,7 +437,8 @@ def verdict(report: Report, returncode: int, timed_out: bool, req: GradeRequest,
         )  # fmt: skip
     if report.load_error:
         err = report.load_error
-        return GradeResult("error", f"{file}: {err['message']}", tests, output=output, where=err["where"], line=err["line"])
+        return GradeResult("error", f"{file}: {err['message']}", tests, output=output, where=err["where"], line=err["line"],
+                           column=err.get("column", 0), end_column=err.get("end_column", 0))  # fmt: skip
     if report.collected is None:
         return GradeResult(
             "error",
@@ -400,6 +484,37 @@ def verdict(report: Report, returncode: int, timed_out: bool, req: GradeRequest,
         return GradeResult("not_started", STATUS_MESSAGES["not_started"], tests, output=output)
     failed = sum(t.outcome != "passed" for t in tests)
     return GradeResult("failed", f"{failed} of {len(tests)} tests failed.", tests, output=output)
+
+
+def _timed_out(report: Report, tests: list[TestResult], req: GradeRequest, output: str) -> GradeResult:
+    """A time limit: the test that was running, and the learner's line it was on (from the stack dump)."""
+    running = report.started[-1] if report.started else ""
+    at = learner_line_in_stack(report.stack, req.submission)
+    where, line = (f"{at[0]}:{at[1]}", _source_line(at[0], at[1])) if at else ("", "")
+    for t in tests:
+        if running and t.name == _short(running) and t.outcome == "missing":
+            t.outcome, t.kind, t.message, t.where, t.line = "failed", "timeout", "still running at the time limit", where, line
+            t.output = report.output_so_far.get(running, "")
+        elif t.outcome == "missing":
+            t.message = "not run: the time limit came first"
+    during = f" while checking “{report.doc_of(running)}” ({_short(running)})" if running else ""
+    return GradeResult(
+        "timeout",
+        f"Your code in {req.submission.name} ran longer than the {req.timeout_s:g}s limit{during}: look for a loop "
+        "that never ends or work that grows much faster than the input.",
+        tests, output=output, where=where, line=line,
+    )  # fmt: skip
+
+
+def _source_line(path: str, number: int) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for n, text in enumerate(f, 1):
+                if n == number:
+                    return text.strip()
+    except OSError:
+        pass
+    return ""
 
 
 def _mentions_memory(output: str) -> bool:
