@@ -13,6 +13,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+import pytest
+
 from answering import answer_args
 
 from mentor.checks import right_answer
@@ -57,6 +59,7 @@ def states(ws) -> dict:
     return {s["id"]: s["state"] for s in json.loads(cli("list", "--json", cwd=ws).stdout)["steps"]}
 
 
+@pytest.mark.slow  # a whole phase through the CLI: the slow sweep
 def test_phase3_follows_phase2_and_each_step_masters_on_the_cpu_profile(course, tmp_path):
     assert cli("init", "ws", cwd=tmp_path).returncode == 0
     ws = tmp_path / "ws"
