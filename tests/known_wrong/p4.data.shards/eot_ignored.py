@@ -1,0 +1,10 @@
+MISCONCEPTION = "the end-of-text token 256 is missing after some documents"
+
+_reference_write_shards = write_shards
+
+
+def write_shards(documents, encode, out_dir, vocab_size, shard_tokens=1 << 24, val_fraction=0.05, eot=None):
+    meta = _reference_write_shards(documents, encode, out_dir, vocab_size, shard_tokens, val_fraction)  # eot never added
+    meta["eot"] = eot
+    (Path(out_dir) / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
