@@ -56,8 +56,8 @@ def write_shards(
       one shorter (no empty file; a split with no tokens has no shard); a document may run over into
       the next shard;
     - memory stays flat: at most about one shard of tokens and one document are held at a time;
-    - ValueError, before writing anything, when vocab_size does not fit uint16 (more than 65536 ids)
-      or eot is not an id of the vocabulary; ValueError when encode returns an id outside
+    - ValueError, before writing anything, when vocab_size is not 1..65536 (what uint16 holds) or eot
+      is not an id of the vocabulary; ValueError when encode returns an id outside
       0..vocab_size-1;
     - out_dir is created if missing; meta.json (see the top of this file) is written last and also
       returned as a dict.

@@ -227,6 +227,14 @@ def test_a_generator_is_read_once_and_a_list_is_left_as_it_was(submission, tmp_p
     expect(docs == kept, "write_shards leaves the caller's list of documents as it was", "the list changed during the call")
 
 
+def test_the_edges_of_the_vocabulary_and_an_existing_folder_are_accepted(submission, tmp_path):
+    """eot = 0, the last id of the vocabulary, and an out_dir that already exists are all fine"""
+    out = tmp_path / "existing"
+    out.mkdir()
+    meta = submission.write_shards(["ab", ""], lambda text: [0, 9][: len(text)], out, 10, shard_tokens=8, val_fraction=0.0, eot=0)
+    expect_equal(read_back(out, meta, "train"), [0, 9, 0, 0], "eot 0 and id vocab_size - 1 are ids of the vocabulary; an existing out_dir is written into")
+
+
 def test_the_full_uint16_range_is_kept_and_what_does_not_fit_is_refused(submission, tmp_path):
     """ids up to 65535 survive; a vocabulary past 65536, an eot or id outside it raise ValueError, before writing"""
     top = lambda text: [65535, 65534, 32768, 0] * len(text)  # noqa: E731  ids a signed int16 would wrap
@@ -241,6 +249,8 @@ def test_the_full_uint16_range_is_kept_and_what_does_not_fit_is_refused(submissi
         ("vocab_size 70000 does not fit uint16: raise ValueError before writing", dict(vocab_size=70_000)),
         ("vocab_size 65537 does not fit uint16 (ids 0..65536): raise ValueError", dict(vocab_size=65_537)),
         ("an eot outside the vocabulary raises ValueError", dict(vocab_size=BYTE_VOCAB, eot=BYTE_VOCAB)),
+        ("an eot outside the vocabulary raises ValueError", dict(vocab_size=BYTE_VOCAB, eot=-1)),
+        ("a vocab_size of 0 has no ids: raise ValueError", dict(vocab_size=0)),
     ]):
         out = tmp_path / f"refused{n}"
         try:
@@ -251,7 +261,7 @@ def test_the_full_uint16_range_is_kept_and_what_does_not_fit_is_refused(submissi
             raise Misconception(why, f"write_shards(..., {', '.join(f'{k}={v}' for k, v in kwargs.items())}) returned")
         written = bin_files(out) if os.path.exists(out) else []
         expect(not written, why, f"shard files written before the refusal: {written}")
-    for ids, what in [([3, 300], "id 300 of a vocabulary of 257"), ([3, -1], "id -1")]:
+    for ids, what in [([3, 257], "id 257 of a vocabulary of 257 (0..256)"), ([3, 300], "id 300 of a vocabulary of 257"), ([3, -1], "id -1")]:
         try:
             submission.write_shards(["x"], lambda text, ids=ids: ids, tmp_path / "bad", BYTE_VOCAB, shard_tokens=4)
         except ValueError:
