@@ -233,6 +233,8 @@ def test_the_edges_of_the_vocabulary_and_an_existing_folder_are_accepted(submiss
     out.mkdir()
     meta = submission.write_shards(["ab", ""], lambda text: [0, 9][: len(text)], out, 10, shard_tokens=8, val_fraction=0.0, eot=0)
     expect_equal(read_back(out, meta, "train"), [0, 9, 0, 0], "eot 0 and id vocab_size - 1 are ids of the vocabulary; an existing out_dir is written into")
+    meta = submission.write_shards(["a", "b"], lambda text: [0], tmp_path / "one", 1, shard_tokens=8, val_fraction=0.0)
+    expect_equal(read_back(tmp_path / "one", meta, "train"), [0, 0], "a vocabulary of one id (vocab_size 1) is allowed: id 0")
 
 
 def test_the_full_uint16_range_is_kept_and_what_does_not_fit_is_refused(submission, tmp_path):
@@ -250,7 +252,6 @@ def test_the_full_uint16_range_is_kept_and_what_does_not_fit_is_refused(submissi
         ("vocab_size 65537 does not fit uint16 (ids 0..65536): raise ValueError", dict(vocab_size=65_537)),
         ("an eot outside the vocabulary raises ValueError", dict(vocab_size=BYTE_VOCAB, eot=BYTE_VOCAB)),
         ("an eot outside the vocabulary raises ValueError", dict(vocab_size=BYTE_VOCAB, eot=-1)),
-        ("a vocab_size of 0 has no ids: raise ValueError", dict(vocab_size=0)),
     ]):
         out = tmp_path / f"refused{n}"
         try:
@@ -261,6 +262,12 @@ def test_the_full_uint16_range_is_kept_and_what_does_not_fit_is_refused(submissi
             raise Misconception(why, f"write_shards(..., {', '.join(f'{k}={v}' for k, v in kwargs.items())}) returned")
         written = bin_files(out) if os.path.exists(out) else []
         expect(not written, why, f"shard files written before the refusal: {written}")
+    try:
+        submission.write_shards(iter([]), byte_ids, tmp_path / "none", 0, shard_tokens=4)
+    except ValueError:
+        pass
+    else:
+        raise Misconception("a vocab_size of 0 has no ids: raise ValueError (vocab_size is 1..65536)", "write_shards(iter([]), ..., vocab_size=0) returned")
     for ids, what in [([3, 257], "id 257 of a vocabulary of 257 (0..256)"), ([3, 300], "id 300 of a vocabulary of 257"), ([3, -1], "id -1")]:
         try:
             submission.write_shards(["x"], lambda text, ids=ids: ids, tmp_path / "bad", BYTE_VOCAB, shard_tokens=4)
