@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,8 +76,13 @@ def known_wrong_cases(course: Course, step: Step) -> list[KnownWrong]:
     return cases
 
 
+_PARSING = threading.Lock()  # CPython 3.11's parser can fail ("AST constructor recursion depth mismatch") when threads parse at once
+
+
 def read_misconception(path: Path) -> str:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    source = path.read_text(encoding="utf-8")
+    with _PARSING:
+        tree = ast.parse(source)
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "MISCONCEPTION" for t in node.targets):
             return ast.literal_eval(node.value)

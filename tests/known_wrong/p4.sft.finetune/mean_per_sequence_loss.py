@@ -1,0 +1,21 @@
+MISCONCEPTION = 'the loss is a mean per sequence'
+
+
+def finetune(model, examples, steps, lr, batch_size, seed):
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    built = [build_example(prompt, response, model.config.block_size) for prompt, response in examples]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        idx = torch.randint(len(built), (batch_size,), generator=gen)
+        input_ids, labels, _ = collate([built[i] for i in idx.tolist()], TOKENIZER.pad_id)
+        logits, _ = model(input_ids)
+        per_token = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE, reduction="none")
+        loss = (per_token.sum(1) / (labels != IGNORE).sum(1)).mean()  # each example's mean, then their mean
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses

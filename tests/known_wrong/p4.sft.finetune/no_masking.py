@@ -1,0 +1,23 @@
+MISCONCEPTION = "no masking"
+
+
+def finetune(model, examples, steps, lr, batch_size, seed):
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    built = []
+    for prompt, response in examples:
+        ids, _ = build_example(prompt, response, model.config.block_size)
+        built.append((ids, ids[1:] + [TOKENIZER.end_id]))  # plain language modelling: every next token a target
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        idx = torch.randint(len(built), (batch_size,), generator=gen)
+        input_ids, labels, _ = collate([built[i] for i in idx.tolist()], TOKENIZER.pad_id)
+        logits, _ = model(input_ids)
+        loss = sft_loss(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses

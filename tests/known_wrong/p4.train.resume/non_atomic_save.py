@@ -1,0 +1,11 @@
+MISCONCEPTION = "non-atomic save"
+
+
+def save_checkpoint(path, model, optimizer, scheduler, step, data_state, rng=True):
+    checkpoint = {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "step": step, "data": data_state,
+    }
+    if rng:
+        checkpoint["rng"] = rng_states()
+    torch.save(checkpoint, path)  # straight onto the old checkpoint

@@ -1,0 +1,17 @@
+MISCONCEPTION = "train must save a checkpoint after every `every` steps"
+
+
+def train(model, optimizer, scheduler, sampler, steps, ckpt_path, every, accum_steps=1, max_norm=None):
+    step = 0
+    if os.path.exists(ckpt_path):
+        step, data_state = load_checkpoint(ckpt_path, model, optimizer, scheduler)
+        sampler.load_state_dict(data_state)
+    model.train()
+    losses = []
+    while step < steps:
+        stats = train_step(model, optimizer, sampler.get_batch, accum_steps, max_norm)
+        scheduler.step()
+        step += 1
+        losses.append(stats["loss"])
+    save_checkpoint(ckpt_path, model, optimizer, scheduler, step, sampler.state_dict())  # "once, when done"
+    return losses
