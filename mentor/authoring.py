@@ -13,6 +13,7 @@ grader must pass it: a tightened check that rejects a correct learner is a grade
 from __future__ import annotations
 
 import ast
+import os
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -124,8 +125,21 @@ def pristine_stub_file(course: Course, step: Step, dest_dir: Path) -> Path:
     return dest_dir / Path(step.exercise).name
 
 
-def grade_file(course: Course, step: Step, submission: Path, cwd: Path, profile: str = "") -> GradeResult:
-    """Grade a file for `step` under `profile` (default: the limits every profile shares)."""
+def threads_per_grader(workers: int) -> int:
+    """The torch/BLAS threads each of `workers` graders running at once may use: a share of the cores.
+
+    Authoring grades many files at once. Left at one thread per core each, their OpenMP pools
+    oversubscribe the machine: a thread waiting at a parallel region for a preempted partner spins,
+    and a 2 ms optimizer step was measured taking 800 ms on one side of a latency comparison and not
+    the other, failing a correct file (and every grader ran 3x slower)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def grade_file(
+    course: Course, step: Step, submission: Path, cwd: Path, profile: str = "", threads: int = 1
+) -> GradeResult:
+    """Grade a file for `step` under `profile` (default: the limits every profile shares), with
+    `threads` torch/BLAS threads (one by default: authoring grades files side by side)."""
     req = GradeRequest(
         grader=step.grader,
         submission=submission,
@@ -135,6 +149,7 @@ def grade_file(course: Course, step: Step, submission: Path, cwd: Path, profile:
         memory_mb=course.memory_for(step, profile),
         profile=profile,
         budget=course.budget_for(step, profile),
+        threads=threads,
     )
     return grade(req)
 
@@ -144,20 +159,20 @@ def rejection_matches(result: GradeResult, misconception: str) -> bool:
     return not result.passed and any(needle in (t.message or "").lower() for t in result.tests if t.outcome != "passed")
 
 
-def _verify_step(course: Course, step: Step) -> list[Verification]:
+def _verify_step(course: Course, step: Step, threads: int) -> list[Verification]:
     out = []
     with tempfile.TemporaryDirectory(prefix="mentor-verify-") as tmp:
         tmp_path = Path(tmp)
-        sol = grade_file(course, step, course.content_root / step.solution, tmp_path)
+        sol = grade_file(course, step, course.content_root / step.solution, tmp_path, threads=threads)
         out.append(Verification(step.id, "solution", sol.passed, sol.message, sol.status))
         stub_dir = tmp_path / "stub"
         stub_dir.mkdir()
-        stub = grade_file(course, step, pristine_stub_file(course, step, stub_dir), stub_dir)
+        stub = grade_file(course, step, pristine_stub_file(course, step, stub_dir), stub_dir, threads=threads)
         out.append(Verification(step.id, "stub", stub.status == "not_started", stub.message, stub.status))
         for case in known_wrong_cases(course, step):
             case_dir = tmp_path / case.name
             case_dir.mkdir()
-            res = grade_file(course, step, compose_known_wrong(course, step, case, case_dir), case_dir)
+            res = grade_file(course, step, compose_known_wrong(course, step, case, case_dir), case_dir, threads=threads)
             ok = rejection_matches(res, case.misconception)
             detail = (
                 f"rejected: {case.misconception!r}"
@@ -169,7 +184,7 @@ def _verify_step(course: Course, step: Step) -> list[Verification]:
         for path in correct_alternatives(course, step):
             case_dir = tmp_path / f"correct-{path.stem}"
             case_dir.mkdir()
-            res = grade_file(course, step, compose_alternative(course, step, path, case_dir), case_dir)
+            res = grade_file(course, step, compose_alternative(course, step, path, case_dir), case_dir, threads=threads)
             detail = "passed" if res.passed else f"{res.status}: " + "; ".join(
                 f"{t.name}: {t.message}" for t in res.tests if t.outcome != "passed"
             )[:300]
@@ -187,6 +202,6 @@ def verify_course(course: Course, steps: list[Step] | None = None, workers: int 
     if not grade:
         return report
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for results in pool.map(lambda s: _verify_step(course, s), steps):
+        for results in pool.map(lambda s: _verify_step(course, s, threads_per_grader(workers)), steps):
             report.results.extend(results)
     return report

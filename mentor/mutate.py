@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
+from mentor.authoring import threads_per_grader
 from mentor.curriculum import Course, Step
 
 EQUIVALENT_FILE = Path("tests") / "mutation" / "equivalent.yaml"
@@ -290,13 +291,13 @@ Grade = Callable[[Step, Path, Path, float], str]  # (step, file, cwd, timeout) -
 REJECTED = {"failed", "timeout", "memory", "crashed", "load_error", "not_started"}
 
 
-def _grade_status(course: Course) -> Grade:
+def _grade_status(course: Course, threads: int) -> Grade:
     from mentor.grading.runner import GradeRequest, grade
 
     def run(step: Step, submission: Path, cwd: Path, timeout_s: float) -> str:
         req = GradeRequest(
             grader=step.grader, submission=submission, reference=course.content_root / step.solution, cwd=cwd,
-            timeout_s=timeout_s, memory_mb=course.memory_for(step, ""), budget=course.budget_for(step, ""),
+            timeout_s=timeout_s, memory_mb=course.memory_for(step, ""), budget=course.budget_for(step, ""), threads=threads,
         )  # fmt: skip
         result = grade(req)
         return "load_error" if result.status == "error" and result.where else result.status
@@ -371,7 +372,7 @@ def score_step(
     """Grade every mutant of `step` (after its reference, which must pass) and count the survivors.
 
     `built`: the step's (reference source, mutants) when the caller has already made them."""
-    grade = grade or _grade_status(course)
+    grade = grade or _grade_status(course, threads_per_grader(workers))
     score = StepScore(step.id)
     original, mutants = built or step_mutants(course, step)
     score.generated = len(mutants)
