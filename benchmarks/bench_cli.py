@@ -8,12 +8,18 @@ Every command runs with compiled bytecode cached (in a temporary PYTHONPYCACHEPR
 pip install: with PYTHONDONTWRITEBYTECODE set, mentor's own modules, unlike the installed libraries
 of the baselines, would be compiled again on every run.
 
-Usage: python benchmarks/bench_cli.py [--rounds 15] [--step p1.neuron.forward] [--only check]
+`--only watch`: a save's re-check in `mentor watch` (from rewriting the file to the verdict printed,
+on the warm grader) against a cold `mentor check` of the same step, in alternation; the goal is
+`watch_recheck_s <= 0.25 * cold_check_s` on a torch step.
+
+Usage: python benchmarks/bench_cli.py [--rounds 15] [--step p1.neuron.forward] [--only check] [--json]
+       python benchmarks/bench_cli.py --only watch --step p2.attention.mha --json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -56,7 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--step", default="p1.neuron.forward")
-    parser.add_argument("--only", choices=("everyday", "cold", "check"), help="time one group of commands")
+    parser.add_argument("--only", choices=("everyday", "cold", "check", "watch"), help="time one group of commands")
+    parser.add_argument("--json", action="store_true", help="print the medians as JSON")
     args = parser.parse_args()
 
     course = load_course(content_root())
@@ -95,6 +102,9 @@ def main() -> None:
             "bare pytest grader": (pytest_command(step.grader), grader_env, False),
             "mentor check": ([*cli, "check", step.id], None, False),
         }
+        if args.only == "watch":
+            report_watch(ws, step, cli, args.rounds, args.json)
+            return
         groups = {"everyday": everyday, "cold": first_runs, "check": grading}
         if args.only:
             groups = {args.only: groups[args.only]}
@@ -107,6 +117,9 @@ def main() -> None:
                     times.setdefault(name, []).append(timed(cmd, ws, env, cold))
 
     med = {name: statistics.median(t) for name, t in times.items()}
+    if args.json:
+        print(json.dumps({name: round(m, 4) for name, m in med.items()}))
+        return
     print(f"{'command':22} {'median s':>9} {'ratio':>7}  target")
     for group_name, group in groups.items():
         limit = "1.20" if group_name == "check" else "1.50"
@@ -114,6 +127,69 @@ def main() -> None:
         for name in group:
             target = "" if name == base_name else f"<= {limit}"
             print(f"{name:22} {med[name]:9.3f} {med[name] / med[base_name]:7.2f}  {target}")
+
+
+class Watching:
+    """`mentor watch STEP` in a subprocess, its output read line by line."""
+
+    def __init__(self, cli: list[str], ws: Path, step):
+        self.proc = subprocess.Popen(
+            [*cli, "watch", step.id], cwd=ws, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            bufsize=0,  # unbuffered: select() sees every line that arrived, none waits in a read-ahead buffer
+        )
+        self.exercise = ws / step.exercise
+
+    def until_watching(self, timeout: float = 120.0) -> None:
+        """Read output up to the line that says the watch is waiting again (the verdict is above it)."""
+        import select
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+                if line.startswith(b"Watching "):
+                    return
+        sys.exit("mentor watch did not print its verdict in time")
+
+    def recheck(self) -> float:
+        """Seconds from a save (the file rewritten as it is) to the verdict."""
+        source = self.exercise.read_bytes()
+        start = time.perf_counter()
+        self.exercise.write_bytes(source)
+        self.until_watching()
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.proc.stdin.write(b"q")
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def report_watch(ws: Path, step, cli: list[str], rounds: int, as_json: bool) -> None:
+    watching = Watching(cli, ws, step)
+    try:
+        watching.until_watching()  # the first check, which may run before the warm grader is up
+        time.sleep(1.0)
+        watching.recheck()  # warm the OS caches, as for the cold side below
+        timed([*cli, "check", step.id], ws)
+        cold, warm = [], []
+        for _ in range(rounds):
+            cold.append(timed([*cli, "check", step.id], ws))
+            warm.append(watching.recheck())
+    finally:
+        watching.close()
+    med = {"cold_check_s": statistics.median(cold), "watch_recheck_s": statistics.median(warm)}
+    if as_json:
+        print(json.dumps({k: round(v, 4) for k, v in med.items()}))
+        return
+    print(f"{'command':22} {'median s':>9} {'ratio':>7}  target")
+    print(f"{'mentor check':22} {med['cold_check_s']:9.3f} {1:7.2f}")
+    print(f"{'mentor watch, a save':22} {med['watch_recheck_s']:9.3f} {med['watch_recheck_s'] / med['cold_check_s']:7.2f}  <= 0.25")
 
 
 if __name__ == "__main__":

@@ -262,7 +262,7 @@ def check(
 
     Examples: mentor check    mentor check -v --tb    mentor check p1.neuron.forward --answer flops=VALUE
     """
-    from mentor.grading.runner import GraderWorker, GradingInterrupted, grade
+    from mentor.grading.runner import GraderWorker
 
     worker = GraderWorker(_prestarted.pop() if _prestarted else None)  # pytest loads while we find what to grade
     try:
@@ -274,18 +274,7 @@ def check(
         worker.cancel()
         raise
 
-    def warm_up():  # overlaps with the grader: what we need to record and render afterwards
-        from mentor import progress, ui  # noqa: F401
-
-        progress._sqlite_utils()
-
-    try:
-        with _grading_status(step, req, enabled=not as_json) as on_progress:
-            result = grade(req, while_running=warm_up, worker=worker, on_progress=on_progress)
-    except GradingInterrupted as stop:
-        s.store.record_attempt(step.id, stop.result, profile=req.profile, version=__version__)
-        _fail(stop.result.message, code=130)
-    s.store.record_attempt(step.id, result, profile=req.profile, version=__version__)
+    result = _grade_and_record(s, step, req, worker, show_status=not as_json)
     if as_json:
         pending = _pending_checks(s, step) if result.passed else [c.id for c in step.checks]
         answered = _answer_from_options(s, step, answers or [], quiet=True) if result.passed and answers else []
@@ -316,6 +305,120 @@ def check(
         ui.console.print("Fix it and run [bold]mentor check[/] again; [bold]mentor hint[/] gives a nudge.")
         raise SystemExit(1)
     _ask_checks(s, step, answers or [])
+
+
+def _grade_and_record(s: Session, step, req, worker, show_status: bool):
+    """One grader run of `step` on `worker`, recorded as an attempt; Ctrl-C records the stop, exits 130."""
+    from mentor.grading.runner import GradingInterrupted, grade
+
+    def warm_up():  # overlaps with the grader: what we need to record and render afterwards
+        from mentor import progress, ui  # noqa: F401
+
+        progress._sqlite_utils()
+
+    try:
+        with _grading_status(step, req, enabled=show_status) as on_progress:
+            result = grade(req, while_running=warm_up, worker=worker, on_progress=on_progress)
+    except GradingInterrupted as stop:
+        s.store.record_attempt(step.id, stop.result, profile=req.profile, version=__version__)
+        _fail(stop.result.message, code=130)
+    s.store.record_attempt(step.id, result, profile=req.profile, version=__version__)
+    return result
+
+
+WATCH_KEYS = "[h] hint  [a] answer the checks  [n] next step  [c] check now  [q] quit"
+
+
+def watch(
+    step_id: StepArg = None,
+    target: Annotated[
+        Optional[str],
+        typer.Option("--target", "-t", metavar="PROFILE", help="Grade under another machine's profile (e.g. cpu-8gb)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show what your code printed in every test.")] = False,
+) -> None:
+    """Grade your step again each time you save its file, on a warm grader.
+
+    The grader's libraries (pytest, NumPy, torch) load once; every check runs in a fresh process
+    forked from it, with the limits of `mentor check`, and is recorded the same way. Keys: h the next
+    hint, a answer the reasoning checks (after a pass), n on to the next step (once mastered), c check
+    again now, q (or Ctrl-C) quit.
+
+    Examples: mentor watch    mentor watch p2.attention.mha --target cpu-8gb
+    """
+    import threading
+
+    from mentor import ui
+    from mentor.gating import MASTERED, current_step
+    from mentor.grading.runner import WarmGrader
+    from mentor.watch import Keys, saves
+
+    s = _session()
+    step = s.step(step_id)
+    _refuse_locked(s, step, s.states())
+    warm = WarmGrader()  # its imports overlap with the first check, which runs cold if it must
+    stop = threading.Event()
+    due = True
+    try:
+        with Keys() as keys:
+            while True:
+                req = _grade_request(s, step, target)
+                if due:
+                    graded = _contents(req.submission)
+                    result = _grade_and_record(s, step, req, warm.worker(), show_status=True)
+                    ui.render_result(step, result, s.ws.display(req.submission), verbose=verbose)
+                    ui.console.print(f"Watching {s.ws.display(req.submission)} · {WATCH_KEYS}", style="dim", markup=False, highlight=False)
+                    due = False
+                key = None
+                for tick, saved in enumerate(saves(req.submission, stop)):
+                    # A save between the last check and the watch starting shows as a change of contents.
+                    changed = saved or (tick == 0 and _contents(req.submission) != graded)
+                    key = "c" if changed else keys.poll()
+                    if key:
+                        break
+                key = (key or "").lower()
+                if key == "q":
+                    return
+                if key == "c":
+                    due = True
+                elif key == "h":
+                    _no_exit(lambda: hint(step_id=step.id, as_json=False))
+                elif key == "a":
+                    if not s.records().of(step.id).passed:
+                        ui.console.print(f"Pass the grader first: save {s.ws.display(req.submission)} to check again.")
+                        continue
+                    with keys.lines():
+                        _no_exit(lambda: _ask_checks(s, step, []))
+                elif key == "n":
+                    if s.states()[step.id] != MASTERED:
+                        ui.console.print(f"{step.id} is not mastered yet: pass its grader and answer its checks first.")
+                        continue
+                    following = current_step(s.course, s.states())
+                    if following is None:
+                        ui.console.print("[bold green]Every step is mastered.[/]")
+                        return
+                    step, due = following, True
+                    ui.console.print(f"On to [bold]{step.id}[/] · {ui.escape(step.title)}: `mentor show` has its concept.", highlight=False)
+    except KeyboardInterrupt:
+        ui.console.print("Stopped watching.")
+    finally:
+        stop.set()
+        warm.close()
+
+
+def _contents(path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _no_exit(action) -> None:
+    """Run a command's body inside the watch loop: its exit (an open question, a refusal) ends it, not the loop."""
+    try:
+        action()
+    except SystemExit:
+        pass
 
 
 @contextmanager
@@ -1427,7 +1530,7 @@ def build_app():
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_user_errors()(_root))
-    commands = (next, show, list_steps, check, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, export, update, repair, init)
+    commands = (next, show, list_steps, check, watch, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, export, update, repair, init)
     for command in commands:
         app.command("list" if command is list_steps else None)(_user_errors()(command))
     app.command("import", help="Same as `mentor restore`: records and code from `mentor export`.")(_user_errors()(restore))

@@ -120,6 +120,16 @@ class GraderWorker:
         self.proc, self.output = prestarted or spawn_worker()
 
     def send(self, req: GradeRequest, report_path: Path, key: bytes, values: Path, stacks: Path) -> None:
+        job = self.job(req, report_path, key, values, stacks)
+        try:
+            self.proc.stdin.write((json.dumps(job) + "\n").encode("utf-8"))
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the worker died while starting; its exit status and output tell the verdict
+
+    @staticmethod
+    def job(req: GradeRequest, report_path: Path, key: bytes, values: Path, stacks: Path) -> dict:
+        """What the grader process is told: the environment to add, its limits, its folder, pytest's arguments."""
         env = {
             "MENTOR_STACKS": str(stacks),
             seal.SEAL_ENV: str(values),
@@ -135,30 +145,141 @@ class GraderWorker:
             env["CUDA_VISIBLE_DEVICES"] = ""
         if req.cuda_memory_fraction:
             env["MENTOR_CUDA_MEMORY_FRACTION"] = str(req.cuda_memory_fraction)
-        job = {
+        return {
             "env": env,
             "memory_mb": req.memory_mb,
             "output_cap": OUTPUT_CAP_BYTES,
             "cwd": str(req.cwd),
             "args": pytest_command(req.grader)[3:],  # what follows `python -m pytest`
         }
-        try:
-            self.proc.stdin.write((json.dumps(job) + "\n").encode("utf-8"))
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass  # the worker died while starting; its exit status and output tell the verdict
 
     def cancel(self) -> None:
         _kill_tree(self.proc)
         self.output.close()
 
 
-def _kill_tree(proc: WorkerProcess) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _kill_tree(proc) -> None:
+    if proc.pid:  # never 0: killpg(0) would be our own group
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     proc.wait()
+
+
+class WarmGrader:
+    """A warm grader (zygote.py) for checks in a row: it imports pytest, NumPy and torch once, and
+    `worker()` hands out a worker that runs the next check in a fresh child forked from it.
+
+    If it is not up yet, or has died, `worker()` hands out a cold worker instead: a check never waits
+    for it, and never depends on it."""
+
+    def __init__(self):
+        import subprocess
+
+        from mentor.grading.spawn import worker_env
+
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "mentor.grading.zygote"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=worker_env(), start_new_session=True,
+        )  # fmt: skip
+        self._lines = _Lines(self._proc.stdout.fileno())
+        self._ready = False
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once the imports are done (waiting at most `timeout` seconds for them)."""
+        if not self._ready and self._proc.poll() is None:
+            self._ready = self._lines.read(timeout) == "ready"
+        return self._ready and self._proc.poll() is None
+
+    def worker(self) -> GraderWorker:
+        return ForkedWorker(self) if self.wait_ready(0) else GraderWorker()
+
+    def _start(self, job: dict) -> int:
+        """Send `job`; the child's pid, or 0 when the warm grader is gone."""
+        try:
+            self._proc.stdin.write((json.dumps(job) + "\n").encode("utf-8"))
+            self._proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return 0
+        answer = self._lines.read(10.0)
+        return int(answer.split()[1]) if answer.startswith("pid ") else 0
+
+    def _exit_status(self, timeout: Optional[float]) -> Optional[int]:
+        """The raw wait status of the child running now; None if it is still running after `timeout`."""
+        answer = self._lines.read(timeout)
+        if answer.startswith("exit "):
+            return int(answer.split()[1])
+        if answer == "" and self._lines.closed:
+            self._ready = False
+            return 70 << 8  # the warm grader itself ended: no verdict from this child
+        return None
+
+    def close(self) -> None:
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._proc.wait()
+        self._proc.stdin.close()
+        self._proc.stdout.close()
+
+
+class _Lines:
+    """Lines from a pipe, read with a timeout."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buffer, self.closed = fd, b"", False
+
+    def read(self, timeout: Optional[float]) -> str:
+        """The next line without its newline; "" when none came within `timeout` or the pipe closed."""
+        import select
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            if self.closed:
+                return ""
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self.fd], [], [], left)[0]:
+                return ""
+            chunk = os.read(self.fd, 4096)
+            self.closed = not chunk
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode("utf-8", errors="replace")
+
+
+class ForkedWorker(GraderWorker):
+    """A worker that is a child forked by the warm grader when its job arrives."""
+
+    def __init__(self, warm: WarmGrader):
+        self.warm = warm
+        self.output = tempfile.NamedTemporaryFile("w+b", prefix="mentor-output-")
+        self.proc = _ForkedProcess(warm)
+
+    def send(self, req: GradeRequest, report_path: Path, key: bytes, values: Path, stacks: Path) -> None:
+        job = {**self.job(req, report_path, key, values, stacks), "output": self.output.name}
+        self.proc.pid = self.warm._start(job)
+        if not self.proc.pid:
+            self.proc.returncode = 70  # could not start: the verdict says the grader did not run
+
+    def cancel(self) -> None:
+        self.output.close()  # nothing was sent: no child to end
+
+
+class _ForkedProcess:
+    """The child running one job, seen through the warm grader: its pid, and how it ended."""
+
+    def __init__(self, warm: WarmGrader):
+        self.warm, self.pid, self.returncode = warm, 0, None
+
+    def wait(self, timeout=None):
+        if self.returncode is None:
+            status = self.warm._exit_status(timeout)
+            if status is None:
+                raise WorkerTimeout()
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
 
 def grade(req: GradeRequest, while_running=None, worker: Optional[GraderWorker] = None, on_progress=None) -> GradeResult:

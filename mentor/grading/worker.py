@@ -19,11 +19,20 @@ def main() -> int:
     line = sys.stdin.readline()
     if not line:
         return 0  # the CLI decided not to grade after all
-    job = json.loads(line)
+    return run_job(json.loads(line))
+
+
+def run_job(job: dict) -> int:
+    """Grade `job` in this process: no stdin, its environment, its limits, its folder, then pytest.
+    Also what each child of the warm grader (zygote.py) runs."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # the learner's code gets no stdin, and no way back to the job
     os.close(devnull)
     os.environ.update(job["env"])
+    threads = job["env"].get("OMP_NUM_THREADS")
+    torch = sys.modules.get("torch")
+    if threads and torch is not None:  # imported before the job (the warm grader): the variable came too late
+        torch.set_num_threads(int(threads))
     mem = job["memory_mb"] << 20
     # RLIMIT_DATA counts heap and anonymous mappings (what NumPy allocates) but not the address
     # space reserved by shared libraries, so torch imports under a tight cap.
