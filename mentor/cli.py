@@ -966,6 +966,44 @@ def progress(as_json: JsonFlag = False) -> None:
     _show_cached(s, parts, render)
 
 
+def report(
+    html_file: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Write a self-contained HTML page with plots.")] = None,
+    markdown_file: Annotated[Optional[Path], typer.Option("--markdown", metavar="FILE", help="Write the report as Markdown.")] = None,
+    logs: Annotated[
+        Optional[List[Path]],
+        typer.Option("--log", metavar="FILE", help="A JSON-lines training log to plot (repeatable; capstone/*/log.jsonl and runs/**/*.jsonl are found by themselves)."),
+    ] = None,
+) -> None:
+    """Your progress as a page to keep: per phase and per step, with plots of steps mastered over time,
+    grader runs and hints per step, budget figures against their limits, and your training loss curves.
+
+    The HTML page needs nothing else (no network, no scripts): open it in any browser, or send it.
+    Without --html or --markdown, the Markdown goes to standard output.
+
+    Examples: mentor report --html progress.html    mentor report --log runs/tiny/log.jsonl --html r.html
+    """
+    from mentor.report import find_logs, gather, to_html, to_markdown
+
+    s = _session()
+    missing = [str(p) for p in logs or [] if not p.is_file()]
+    if missing:
+        _fail(f"no such log file: {', '.join(missing)}", code=2)
+    found = sorted({*find_logs(s.ws.root), *(p.resolve() for p in logs or [])})
+    gathered = gather(s.course, s.store, found, s.ws.root)
+    if not html_file and not markdown_file:
+        sys.stdout.write(to_markdown(gathered))
+        return
+    from mentor import ui
+
+    for path, text in ((html_file, to_html), (markdown_file, to_markdown)):
+        if path:
+            try:
+                path.write_text(text(gathered), encoding="utf-8")
+            except OSError as e:
+                _fail(f"cannot write {path}: {e.strerror}", code=2)
+            ui.console.print(f"Wrote {path}", highlight=False)
+
+
 def reset(
     step_id: Annotated[
         Optional[str],
@@ -1530,7 +1568,7 @@ def build_app():
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_user_errors()(_root))
-    commands = (next, show, list_steps, check, watch, answer, hint, ask, progress, reset, solution, hardware, corpus, restore, export, update, repair, init)
+    commands = (next, show, list_steps, check, watch, answer, hint, ask, progress, report, reset, solution, hardware, corpus, restore, export, update, repair, init)
     for command in commands:
         app.command("list" if command is list_steps else None)(_user_errors()(command))
     app.command("import", help="Same as `mentor restore`: records and code from `mentor export`.")(_user_errors()(restore))
