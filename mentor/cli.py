@@ -1520,6 +1520,87 @@ def mutate(
     raise SystemExit(1 if total["survived"] or total["unjudged"] or any(s.error for s in scores) else 0)
 
 
+def capstone_plan(
+    profile: Annotated[Optional[str], typer.Option("--profile", "-p", help="tiny, cpu-8gb or gpu-16gb; default: this machine's profile.")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Your own UTF-8 text (documents separated by a blank line).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show what your capstone run will be: parameters, tokens wanted and had, memory against the limit, time.
+
+    Example: mentor capstone plan --profile cpu-8gb --file my_books.txt
+    """
+    from mentor.capstone import plan_capstone
+
+    with _capstone_errors():
+        plan = plan_capstone(_capstone_workspace(required=False), _capstone_course(), profile, file)
+    if as_json:
+        _print_json(plan.to_json())
+        return
+    from mentor.capstone.view import render_plan
+
+    render_plan(plan)
+
+
+def capstone_train(
+    profile: Annotated[Optional[str], typer.Option("--profile", "-p", help="tiny, cpu-8gb or gpu-16gb; default: this machine's profile.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")] = False,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Your own UTF-8 text (documents separated by a blank line).")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Stop after step N in all; the lr schedule stays the plan's, so --resume goes on.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse to stand the course's reference in for a file of yours that is missing or not done.")] = False,
+) -> None:
+    """Train your own GPT with your own tokenizer, AdamW, shards and training loop; artifacts go to capstone/<profile>/.
+
+    Ctrl-C saves a checkpoint and says how to resume. On several GPUs (or CPU processes):
+    torchrun --nproc_per_node=2 -m mentor capstone train --profile gpu-16gb
+
+    Example: mentor capstone train --profile tiny
+    """
+    from mentor.capstone import train_capstone
+    from mentor.capstone.view import TrainDisplay, render_result
+
+    ws, course = _capstone_workspace(), _capstone_course()
+    display = TrainDisplay()
+    try:
+        with _capstone_errors():
+            result = train_capstone(ws, course, profile, file, resume, steps, strict, display)
+    finally:
+        display.close()
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 speaks
+        render_result(result, ws, result.run_dir.name)
+    if result.interrupted:
+        raise SystemExit(130)
+
+
+def _capstone_workspace(required: bool = True):
+    """The workspace; a plan needs none (it then has no run to count tokens or time from)."""
+    from mentor.workspace import WorkspaceError, find_workspace
+
+    try:
+        return find_workspace()
+    except WorkspaceError:
+        if required:
+            raise
+        return None
+
+
+def _capstone_course():
+    from mentor.curriculum import load_course
+    from mentor.paths import content_root
+
+    return load_course(content_root())
+
+
+@contextmanager
+def _capstone_errors():
+    from mentor.capstone.run import CapstoneError
+    from mentor.corpus import CorpusError
+
+    try:
+        yield
+    except (CapstoneError, CorpusError) as e:
+        _fail(str(e), code=2)
+
+
 def _complete_step(incomplete: str) -> list[str]:
     """Step ids for the shell's completion."""
     from mentor.curriculum import load_course
@@ -1576,6 +1657,10 @@ def build_app():
     dev_app.command()(_user_errors()(verify))
     dev_app.command()(_user_errors()(mutate))
     app.add_typer(dev_app, name="dev")
+    capstone_app = typer.Typer(help="Train your own GPT end to end: `plan` first, then `train`.", no_args_is_help=True)
+    capstone_app.command("plan")(_user_errors()(capstone_plan))
+    capstone_app.command("train")(_user_errors()(capstone_train))
+    app.add_typer(capstone_app, name="capstone")
     return app
 
 

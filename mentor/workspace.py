@@ -119,7 +119,8 @@ def init_workspace(dest: Path, course: Course) -> Workspace:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     (dest / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
-    (dest / ".gitignore").write_text("progress.db\nprogress.db-*\nprogress.db.damaged-*\n.mentor/\n", encoding="utf-8")
+    # capstone/: checkpoints and token shards of `mentor capstone train`, hundreds of MB at its sizes
+    (dest / ".gitignore").write_text("progress.db\nprogress.db-*\nprogress.db.damaged-*\n.mentor/\ncapstone/\n", encoding="utf-8")
     ws = Workspace(dest)
     write_manifest(ws, Manifest.of(course, stubs))
     return ws
