@@ -223,3 +223,37 @@ def test_a_grader_started_with_stdin_stdout_and_stderr_closed_still_reports(tmp_
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     status, output = (tmp_path / "status").read_text().split(" ", 1)
     assert status == "passed" and " passed" in output  # pytest's own summary reached the output file
+
+
+def test_generated_inputs_do_not_depend_on_the_numbers_in_the_learners_file(tmp_path):
+    """Hypothesis also draws from literals of the modules loaded: the grader must keep the learner's out."""
+    import json
+
+    from mentor.paths import GRADERS_DIR
+
+    probe = GRADERS_DIR / "_probe_hypothesis" / "test_hypothesis_probe.py"
+    probe.parent.mkdir(exist_ok=True)
+    probe.write_text(
+        "import json\nfrom hypothesis import given, settings, strategies as st\n\n"
+        "def test_draws(submission):\n"
+        "    seen = []\n\n"
+        "    @settings(max_examples=300, derandomize=True, database=None)\n"
+        "    @given(st.integers(0, 10**6))\n"
+        "    def draw(n):\n"
+        "        seen.append(n)\n\n"
+        "    draw()\n"
+        "    open(submission.OUT, 'w').write(json.dumps(seen))\n"
+    )
+    try:
+        draws = []
+        for i, literals in enumerate(("K = 48611", "K, L, M = 777777, 31337, 9001")):
+            sub = tmp_path / f"probe{i}.py"
+            sub.write_text(f"OUT = {str(tmp_path / f'draws{i}.json')!r}\n{literals}\n")
+            result = grade(GradeRequest("_probe_hypothesis/test_hypothesis_probe.py", sub, sub, tmp_path))
+            assert result.status == "passed", result.message
+            draws.append(json.loads((tmp_path / f"draws{i}.json").read_text()))
+    finally:
+        probe.unlink()
+        probe.parent.rmdir()
+    assert len(draws[0]) == 300 and draws[0] == draws[1]
+    assert not {48611, 777777, 31337, 9001} & set(draws[0])

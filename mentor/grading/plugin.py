@@ -118,8 +118,26 @@ _docs: dict[str, str] = {}  # nodeid: the first line of its docstring, what the 
 
 
 def pytest_collection_finish(session):
+    _examples_independent_of_loaded_code()
     _docs.update({item.nodeid: _first_line(getattr(item, "function", None)) for item in session.items})
     _report.write({"collected": [item.nodeid for item in session.items], "docs": _docs})
+
+
+def _examples_independent_of_loaded_code() -> None:
+    """Generated inputs that depend on the grader alone, never on the learner's file.
+
+    Hypothesis draws some of its inputs from the literals in the source of every module loaded from
+    outside the installed libraries: the grader, mentor, and the learner's own file. A correct file with
+    other numbers in it then got other inputs than the reference's sealed run, and its pass read as
+    tampering (seen: a 12345 in the learner's file became a generated seed). Runs after collection, when
+    the graders have imported Hypothesis and before any learner code loads; its own constants stay."""
+    if "hypothesis" not in sys.modules:
+        return
+    from hypothesis.internal.conjecture import providers
+    from hypothesis.internal.constants_ast import Constants
+
+    none = Constants()
+    providers._get_local_constants = lambda: none
 
 
 def pytest_keyboard_interrupt(excinfo):

@@ -128,7 +128,8 @@ def seal_key(grader: str, reference: Path, setting: dict) -> str:
         if spec and spec.origin:
             versions.append(Path(spec.origin).parent / "version.py")
     grader_file = GRADERS_DIR / grader.split("::")[0]
-    folders = (grader_file.parent, PACKAGE_DIR / "grading", Path(reference).parent)
+    # mentor.lab: the models, tasks and data the graders of Phases 4 and 5 build their expected values from
+    folders = (grader_file.parent, PACKAGE_DIR / "grading", PACKAGE_DIR / "lab", Path(reference).parent)
     for path in [*versions, *sorted(p for folder in folders for p in folder.glob("*.py"))]:
         if not path.is_file():
             continue

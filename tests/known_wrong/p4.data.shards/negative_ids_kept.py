@@ -2,7 +2,7 @@ MISCONCEPTION = "an id outside 0..vocab_size-1 raises ValueError"
 
 
 def write_shards(documents, encode, out_dir, vocab_size, shard_tokens=1 << 24, val_fraction=0.05, eot=None):
-    if vocab_size > 1 << 16:
+    if not 0 < vocab_size <= 1 << 16:
         raise ValueError(f"vocab_size={vocab_size} does not fit uint16")
     if eot is not None and not 0 <= eot < vocab_size:
         raise ValueError(f"eot={eot} is outside the vocabulary")
