@@ -14,7 +14,7 @@
   objects and other seeds, and N more give torch.equal parameters and equal losses (dropout 0.1).
 
 Everything runs on one thread, as the graders do: the figures are the loop's, not the scheduler's.
-Ratios are timed as the graders' budgets are (mentor.grading.budget.compare_speed): medians of
+Ratios are timed as the graders' budgets are (mentor.grading.budget.compare_speed): the fastest of
 alternating repetitions, on whichever of wall time and process CPU time gives the smaller ratio.
 Each measurement is a function of `repeat` returning a dict; later lessons add theirs to MEASUREMENTS.
 

@@ -192,7 +192,7 @@ class Budget:
     """Speed and memory limits for a step's budget checks; see mentor/grading/budget.py."""
 
     __pydantic_config__ = _FORBID
-    latency_ratio: Optional[float] = None  # at most this x the reference's median time
+    latency_ratio: Optional[float] = None  # at most this x the reference's time (the fastest of alternating runs)
     throughput_ratio: Optional[float] = None  # at least this x the reference's units per second
     peak_memory_ratio: Optional[float] = None  # at most this x the reference's peak memory
     peak_memory_mb: Optional[float] = None  # at most this many MB, whatever the reference needs

@@ -2,7 +2,7 @@
 
 A budget is a ratio, never an absolute time: the learner's machine (and a shared CI machine) may be
 slow or busy, but both sides see the same conditions. Each side is warmed up, then timed several
-times in alternation, and the medians are compared.
+times in alternation, and each side's fastest run is compared (load only ever adds time).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def expect_within_ratio(
 # -- budgets from the course YAML, per hardware profile --------------------------------------------
 BUDGET_KEYS = {
     # key: (what it bounds, the usual cause when it is exceeded)
-    "latency_ratio": ("median time / reference median time", "a Python loop over elements where one vectorised call belongs, or work repeated inside a loop"),
+    "latency_ratio": ("fastest time / the reference's fastest time", "a Python loop over elements where one vectorised call belongs, or work repeated inside a loop"),
     "throughput_ratio": ("your units per second / reference units per second (a minimum)", "per-item Python work or a copy per item"),
     "peak_memory_ratio": ("peak memory / reference peak memory", "a large intermediate: an accidental broadcast to (N, N), a one-hot matrix, a copy per step"),
     "peak_memory_mb": ("peak memory in MB", "a large intermediate tensor that the task does not need"),
