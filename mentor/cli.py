@@ -966,6 +966,54 @@ def progress(as_json: JsonFlag = False) -> None:
     _show_cached(s, parts, render)
 
 
+# How editors take a line to open at: `+LINE FILE` for the terminal editors, FILE:LINE for these.
+_COLON_LINE = {"code", "codium", "subl", "hx", "zed"}
+_DASH_G = {"code", "codium"}  # FILE:LINE only after -g
+
+
+def edit(step_id: StepArg = None) -> None:
+    """Open your file for a step in $VISUAL or $EDITOR, at the line your last check pointed to
+    (else at the first function still to write).
+
+    Examples: EDITOR=vim mentor edit    mentor edit p2.attention.mha
+    """
+    import shlex
+    import subprocess
+
+    s = _session()
+    step = s.step(step_id)
+    path = s.exercise(step)
+    if not path.is_file():
+        _fail(f"{s.ws.display(path)} is missing: restore the stub with `mentor reset {step.id}`", code=2)
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    line = _line_to_open(s, step, path)
+    if not editor:
+        _fail(f"set $EDITOR (or $VISUAL) to your editor, or open {s.ws.display(path)}:{line} yourself", code=2)
+    command = shlex.split(editor)
+    name = Path(command[0]).name
+    if name in _COLON_LINE:
+        command += [*(["-g"] if name in _DASH_G else []), f"{path}:{line}"]
+    else:  # vi, vim, nvim, nano, emacs, micro, kak, joe and most others take +LINE
+        command += [f"+{line}", str(path)]
+    try:
+        raise SystemExit(subprocess.call(command))
+    except FileNotFoundError:
+        _fail(f"cannot run the editor {command[0]!r} ($VISUAL / $EDITOR)", code=2)
+
+
+def _line_to_open(s: Session, step, path: Path) -> int:
+    """The learner's line the last check of `step` stopped at, else the first `raise NotImplementedError`, else 1."""
+    last = s.store.last_attempt(step.id)
+    for test in (last or {}).get("tests", []):
+        file, _, number = (test.get("where_") or "").rpartition(":")
+        if test.get("outcome") != "passed" and number.isdigit() and file and Path(file).name == path.name:
+            return int(number)
+    for number, text in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if "raise NotImplementedError" in text:
+            return number
+    return 1
+
+
 def report(
     html_file: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Write a self-contained HTML page with plots.")] = None,
     markdown_file: Annotated[Optional[Path], typer.Option("--markdown", metavar="FILE", help="Write the report as Markdown.")] = None,
@@ -1649,7 +1697,7 @@ def build_app():
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_user_errors()(_root))
-    commands = (next, show, list_steps, check, watch, answer, hint, ask, progress, report, reset, solution, hardware, corpus, restore, export, update, repair, init)
+    commands = (next, show, list_steps, check, watch, edit, answer, hint, ask, progress, report, reset, solution, hardware, corpus, restore, export, update, repair, init)
     for command in commands:
         app.command("list" if command is list_steps else None)(_user_errors()(command))
     app.command("import", help="Same as `mentor restore`: records and code from `mentor export`.")(_user_errors()(restore))

@@ -324,3 +324,47 @@ def test_output_to_a_pipe_carries_no_trailing_spaces(ws, args):
     write(ws, PRINTS_AND_WARNS)
     out = cli(*args, cwd=ws, env=dict(os.environ, COLUMNS="60")).stdout
     assert out.strip() and not [line for line in out.splitlines() if line != line.rstrip()]
+
+
+# -- mentor edit -----------------------------------------------------------------------------------
+def fake_editor(tmp_path: Path) -> tuple[Path, Path]:
+    """A program that writes the arguments it was started with to a file, one per line."""
+    seen = tmp_path / "editor-args.txt"
+    editor = tmp_path / "editor"
+    editor.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {seen}\n")
+    editor.chmod(0o755)
+    return editor, seen
+
+
+def test_edit_opens_the_first_function_still_to_write(ws, tmp_path, monkeypatch):
+    editor, seen = fake_editor(tmp_path)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    result = mentor("edit")
+    assert result.exit_code == 0, result.output
+    stub = (ws / EXERCISE).read_text().splitlines()
+    line = next(i for i, text in enumerate(stub, 1) if "raise NotImplementedError" in text)
+    assert seen.read_text().splitlines() == [f"+{line}", str(ws / EXERCISE)]
+
+
+def test_edit_opens_the_line_the_last_check_stopped_at_and_speaks_each_editors_form(ws, tmp_path, monkeypatch):
+    write(ws, SOLUTION + "\n\ndef neuron_forward(x, w, b, activation=None):\n    return x.reshape(7, 7)\n")
+    mentor("check")
+    editor, seen = fake_editor(tmp_path)
+    vscode = tmp_path / "code"
+    vscode.write_bytes(editor.read_bytes())
+    vscode.chmod(0o755)
+    monkeypatch.setenv("VISUAL", f"{vscode} --wait")  # VISUAL wins over EDITOR
+    monkeypatch.setenv("EDITOR", str(editor))
+    assert mentor("edit").exit_code == 0
+    crash_line = SOLUTION.count("\n") + 4
+    assert seen.read_text().splitlines() == ["--wait", "-g", f"{ws / EXERCISE}:{crash_line}"]
+
+
+def test_edit_without_an_editor_says_where_to_go(ws, monkeypatch):
+    monkeypatch.delenv("EDITOR", raising=False)
+    monkeypatch.delenv("VISUAL", raising=False)
+    result = mentor("edit")
+    assert result.exit_code == 2 and "set $EDITOR" in result.output and f"{EXERCISE}:" in result.output
+    monkeypatch.setenv("EDITOR", "/no/such/editor")
+    assert mentor("edit").exit_code == 2
