@@ -223,7 +223,26 @@ def render_list(course: Course, states: dict[str, str], records) -> None:
         mastered = sum(states[s.id] == MASTERED for s in steps)
         lines.append(Text.assemble((f"Phase {phase.number} · {phase.title}", "bold"), (f"  {mastered}/{len(steps)}", "dim")))
         lines.extend(line for s in steps for line in grid.lines(rows[s.id]))
+    lines.extend(_roadmap(course, states))
     _print_lines(lines)
+
+
+def _roadmap(course: Course, states: dict[str, str]) -> list[Text]:
+    """The phases not begun yet with their lessons, and the capstone after them."""
+    ahead = [p for p in course.phases if all(states[s.id] == LOCKED for lesson in p.lessons for s in lesson.steps)]
+    if not ahead:
+        return []
+    import textwrap
+
+    width = max(40, console.width - 2)
+    lines = [Text(), Text("Ahead", style="bold")]
+    for phase in ahead:
+        lines.append(Text(f"Phase {phase.number} · {phase.title}", style="bold"))
+        lessons = " · ".join(lesson.title for lesson in phase.lessons)
+        lines.extend(Text(part, style="dim") for part in textwrap.wrap(lessons, width, initial_indent="  ", subsequent_indent="  "))
+    lines.append(Text("Then the capstone", style="bold"))
+    lines.append(Text("  your own GPT at your machine's scale: mentor capstone plan", style="dim"))
+    return lines
 
 
 def render_progress(course: Course, phases: list[PhaseSummary], current: Step | None) -> None:

@@ -368,3 +368,14 @@ def test_edit_without_an_editor_says_where_to_go(ws, monkeypatch):
     assert result.exit_code == 2 and "set $EDITOR" in result.output and f"{EXERCISE}:" in result.output
     monkeypatch.setenv("EDITOR", "/no/such/editor")
     assert mentor("edit").exit_code == 2
+
+
+def test_list_ends_with_the_road_ahead(ws):
+    out = mentor("list").output
+    ahead = out.split("\nAhead\n")[1]
+    course = _course()
+    for phase in course.phases[1:]:
+        assert f"Phase {phase.number} · {phase.title}" in ahead
+        assert phase.lessons[0].title in ahead
+    assert f"Phase 1 · {course.phases[0].title}" not in ahead  # begun: its first step is open
+    assert "Then the capstone" in ahead and "mentor capstone plan" in ahead
