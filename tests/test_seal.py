@@ -293,3 +293,17 @@ def test_expect_equal_records_an_exact_comparison_the_seal_reads_back(tmp_path, 
     np.save(tmp_path / "want.npy", want, allow_pickle=False)
     read = seal.read_npy(tmp_path / "got.npy")
     assert bytes(read[1]) == got.tobytes() and seal._close(read, seal.read_npy(tmp_path / "want.npy"), 0.0, 0.0)
+
+
+def test_the_recorder_keeps_a_0d_value_apart_from_a_one_element_array(tmp_path):
+    """Through the recorder both sides keep their shapes, so the seal refuses () against (1,) as it refuses (2, 3) against (3, 2)."""
+    lines = []
+    recorder = seal.Recorder(str(tmp_path), lines.append)
+    recorder.start("t::a")
+    recorder(np.array([2.5]), np.array(2.5), 1e-6, 1e-8)
+    recorder(np.arange(6.0).reshape(2, 3).T, np.arange(6.0).reshape(2, 3).T.copy(), 0.0, 0.0)  # a transposed view
+    (first, second) = (line["seal"] for line in lines)
+    got, want = (seal.read_npy(tmp_path / f"{first['file']}.{side}.npy") for side in ("got", "want"))
+    assert (got[0], want[0]) == ((1,), ()) and not seal._close(got, want, 1e-6, 1e-8)
+    got, want = (seal.read_npy(tmp_path / f"{second['file']}.{side}.npy") for side in ("got", "want"))
+    assert got == want and got[0] == (3, 2) and got[1] == [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]

@@ -53,7 +53,11 @@ class Recorder:
     def __init__(self, folder: str, write: Callable[[dict], None]):
         import numpy as np
 
-        self._save, self._plain = np.save, np.ascontiguousarray  # bound before learner code runs
+        asarray = np.asarray
+        self._save = np.save  # bound before learner code runs
+        # C order, the shape kept as it is: np.ascontiguousarray would turn a 0-d value into shape (1,),
+        # and a squeezed or unsqueezed result would then read as equal to the sealed one
+        self._plain = lambda value: asarray(value, order="C")
         self.folder = Path(folder)
         self.write = write
         self.test = ""
